@@ -1,0 +1,112 @@
+/**
+ * The shared currency of liverseg: a 3D image in NIfTI file order (i varies fastest).
+ * The native side views `data` as a tensor of shape [nk, nj, ni] without copying it.
+ */
+import { invalidArg, describeValue } from './errors';
+
+export type VoxelArray =
+  | Uint8Array
+  | Int8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array;
+
+export type Vec3 = [number, number, number];
+
+/** A 4x4 matrix, row-major (`affine[row][col]`), mapping voxel (i, j, k, 1) to RAS+ millimetres. */
+export type Affine = number[][];
+
+/** The parts of a NIfTI header that describe geometry; kept so a mask can be written in the CT's own geometry. */
+export interface NiftiGeometry {
+  version: 1 | 2;
+  /** dim[0..7] as in the file. */
+  dims: number[];
+  /** pixdim[0..7] as in the file (pixdim[0] is qfac). */
+  pixdim: number[];
+  qformCode: number;
+  sformCode: number;
+  quaternB: number;
+  quaternC: number;
+  quaternD: number;
+  qoffsetX: number;
+  qoffsetY: number;
+  qoffsetZ: number;
+  srowX: number[];
+  srowY: number[];
+  srowZ: number[];
+  xyztUnits: number;
+  /** The datatype code of the file this geometry was read from. */
+  datatype: number;
+  sclSlope: number;
+  sclInter: number;
+  description: string;
+}
+
+export interface Volume<T extends VoxelArray = VoxelArray> {
+  data: T;
+  /** [ni, nj, nk] */
+  shape: Vec3;
+  /** Voxel size in mm, [si, sj, sk]. */
+  spacing: Vec3;
+  /** Voxel -> RAS mm. */
+  affine: Affine;
+  /** The header this volume was read with, when it came from a NIfTI file. */
+  header?: NiftiGeometry;
+}
+
+export function voxelCount(shape: readonly number[]): number {
+  return shape[0] * shape[1] * shape[2];
+}
+
+export function identityAffine(spacing: Vec3 = [1, 1, 1]): Affine {
+  return [
+    [spacing[0], 0, 0, 0],
+    [0, spacing[1], 0, 0],
+    [0, 0, spacing[2], 0],
+    [0, 0, 0, 1],
+  ];
+}
+
+/** Checks a value is a well-formed Volume and names what is wrong otherwise. */
+export function assertVolume(v: unknown, name = 'volume'): asserts v is Volume {
+  if (v === null || typeof v !== 'object') throw invalidArg(name, `expected a Volume object, got ${describeValue(v)}`);
+  const vol = v as Partial<Volume>;
+  assertShape(vol.shape, `${name}.shape`);
+  if (!ArrayBuffer.isView(vol.data) || vol.data instanceof DataView) {
+    throw invalidArg(`${name}.data`, `expected a typed array, got ${describeValue(vol.data)}`);
+  }
+  const n = voxelCount(vol.shape);
+  if ((vol.data as VoxelArray).length !== n) {
+    throw invalidArg(
+      `${name}.data`,
+      `has ${(vol.data as VoxelArray).length} elements but shape ${describeValue(vol.shape)} needs ${n}`,
+      'ERR_SHAPE_MISMATCH',
+    );
+  }
+  if (!Array.isArray(vol.spacing) || vol.spacing.length !== 3 || !vol.spacing.every((s) => Number.isFinite(s) && s > 0)) {
+    throw invalidArg(`${name}.spacing`, `expected 3 positive numbers, got ${describeValue(vol.spacing)}`);
+  }
+  if (
+    !Array.isArray(vol.affine) ||
+    vol.affine.length !== 4 ||
+    !vol.affine.every((r) => Array.isArray(r) && r.length === 4 && r.every(Number.isFinite))
+  ) {
+    throw invalidArg(`${name}.affine`, 'expected a 4x4 array of finite numbers');
+  }
+}
+
+export function assertShape(shape: unknown, name = 'shape'): asserts shape is Vec3 {
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((s) => Number.isInteger(s) && s > 0)) {
+    throw invalidArg(name, `expected 3 positive integers [ni, nj, nk], got ${describeValue(shape)}`);
+  }
+}
+
+/** A volume with the same geometry as `like` and new data. */
+export function withData<T extends VoxelArray>(like: Volume, data: T, shape: Vec3 = like.shape): Volume<T> {
+  const out: Volume<T> = { data, shape: [...shape] as Vec3, spacing: [...like.spacing] as Vec3, affine: like.affine.map((r) => [...r]) };
+  if (like.header) out.header = like.header;
+  return out;
+}
