@@ -1,0 +1,39 @@
+// Reading JS values into plain C++ structs (on the JS thread, before work starts) and turning
+// results back into JS values (on the JS thread, after it ends).
+#pragma once
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "core/model.h"
+#include "core/optim/optimizer.h"
+
+namespace liverseg::addon {
+
+// A view of a JS typed array as a tensor, without copying. `holder` is the typed array to keep
+// alive while the tensor is in use.
+struct TensorArg {
+  torch::Tensor tensor;
+  Napi::Value holder;
+};
+
+// value: { data: TypedArray, shape: number[] } with shape in tensor order.
+TensorArg read_tensor(const Napi::Value& value, const char* name);
+
+// A zero-copy typed array over a CPU tensor's memory; the tensor lives until JS collects it.
+Napi::Value tensor_to_js(Napi::Env env, const torch::Tensor& tensor);
+// { data, shape }
+Napi::Object tensor_with_shape(Napi::Env env, const torch::Tensor& tensor);
+
+Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors);
+// Reads [{ name, data, shape }] into tensors that view the JS memory; holders keep them alive.
+NamedTensors read_named_tensors(const Napi::Value& value, std::vector<Napi::Value>& holders);
+
+ModelOptions read_model_options(const Napi::Object& config);
+PredictOptions read_predict_options(const Napi::Object& options);
+
+std::array<int64_t, 3> read_size3(const Napi::Value& value, const char* name);
+
+}  // namespace liverseg::addon

@@ -1,0 +1,47 @@
+#include "errors.h"
+
+#include <c10/util/Exception.h>
+
+#include <new>
+
+#include "core/errors.h"
+#include "core/inferers/sliding_window.h"
+
+namespace liverseg::addon {
+
+namespace {
+// LibTorch messages can still embed source locations after the first line; keep the first
+// paragraph, which is the human-readable part.
+std::string first_paragraph(std::string s) {
+  const auto cut = s.find("\nException raised from");
+  if (cut != std::string::npos) s.resize(cut);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+}  // namespace
+
+CapturedError capture_current_exception() {
+  try {
+    throw;
+  } catch (const CoreError& e) {
+    return {e.code(), e.what()};
+  } catch (const c10::Error& e) {
+    std::string msg = first_paragraph(e.what_without_backtrace());
+    if (is_out_of_memory(e)) return {"ERR_TORCH_OOM", "Out of memory in LibTorch: " + msg};
+    return {"ERR_TORCH", "LibTorch error: " + msg};
+  } catch (const std::bad_alloc&) {
+    return {"ERR_TORCH_OOM", "Out of memory (host allocation failed)"};
+  } catch (const std::exception& e) {
+    return {"ERR_TORCH", first_paragraph(e.what())};
+  } catch (...) {
+    return {"ERR_TORCH", "Unknown native error"};
+  }
+}
+
+Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, code));
+  return err;
+}
+
+}  // namespace liverseg::addon

@@ -1,0 +1,245 @@
+#include "model_wrap.h"
+
+#include "convert.h"
+#include "core/errors.h"
+#include "core/metrics/dice_metric.h"
+#include "core/runtime.h"
+#include "promise_worker.h"
+
+namespace liverseg::addon {
+
+Napi::FunctionReference* ModelWrap::constructor_ = nullptr;
+
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  Napi::Function fn = DefineClass(env, "Model",
+                                  {
+                                      InstanceMethod("forward", &ModelWrap::Forward),
+                                      InstanceMethod("trainStep", &ModelWrap::TrainStep),
+                                      InstanceMethod("evaluate", &ModelWrap::Evaluate),
+                                      InstanceMethod("predictVolume", &ModelWrap::PredictVolume),
+                                      InstanceMethod("getWeights", &ModelWrap::GetWeights),
+                                      InstanceMethod("setWeights", &ModelWrap::SetWeights),
+                                      InstanceMethod("getOptimizerState", &ModelWrap::GetOptimizerState),
+                                      InstanceMethod("setOptimizerState", &ModelWrap::SetOptimizerState),
+                                      InstanceMethod("getLearningRate", &ModelWrap::GetLearningRate),
+                                      InstanceMethod("setLearningRate", &ModelWrap::SetLearningRate),
+                                      InstanceMethod("info", &ModelWrap::Info),
+                                      InstanceMethod("memoryStats", &ModelWrap::MemoryStats),
+                                      InstanceMethod("dispose", &ModelWrap::Dispose),
+                                  });
+  // One constructor per environment would be needed for worker threads; the addon is loaded on
+  // the main thread, and jest re-requiring it gets the same module instance.
+  if (constructor_ == nullptr) {
+    constructor_ = new Napi::FunctionReference(Napi::Persistent(fn));
+    constructor_->SuppressDestruct();
+  }
+  return fn;
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    Napi::Error e = Napi::TypeError::New(info.Env(), "Model cannot be constructed directly; use createModel(config)");
+    e.Set("code", Napi::String::New(info.Env(), "ERR_INVALID_ARG"));
+    throw e;
+  }
+  model_ = *info[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
+}
+
+Napi::Value ModelWrap::Create(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'config': expected an object");
+  ModelOptions options = read_model_options(info[0].As<Napi::Object>());
+  auto result = std::make_shared<std::shared_ptr<Model>>();
+  return PromiseWorker::Start(
+      env, [options, result] { *result = std::make_shared<Model>(options); },
+      [result](Napi::Env env) -> Napi::Value {
+        auto ext = Napi::External<std::shared_ptr<Model>>::New(env, result.get());
+        return constructor_->New({ext});
+      });
+}
+
+std::shared_ptr<Model> ModelWrap::model(Napi::Env env) const {
+  if (!model_) throw make_error(env, "ERR_INVALID_ARG", "This model was disposed");
+  return model_;
+}
+
+Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  TensorArg in = read_tensor(info[0], "images");
+  auto out = std::make_shared<torch::Tensor>();
+  torch::Tensor x = in.tensor;
+  return PromiseWorker::Start(
+      env,
+      [m, x, out] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        *out = m->forward(x);
+      },
+      [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {in.holder});
+}
+
+Napi::Value ModelWrap::TrainStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  TensorArg images = read_tensor(info[0], "images");
+  TensorArg labels = read_tensor(info[1], "labels");
+  auto loss = std::make_shared<double>(0);
+  torch::Tensor x = images.tensor, y = labels.tensor;
+  return PromiseWorker::Start(
+      env,
+      [m, x, y, loss] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        *loss = m->train_step(x, y);
+      },
+      [loss](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *loss); }, {images.holder, labels.holder});
+}
+
+Napi::Value ModelWrap::Evaluate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  TensorArg images = read_tensor(info[0], "images");
+  TensorArg labels = read_tensor(info[1], "labels");
+  auto out = std::make_shared<torch::Tensor>();
+  torch::Tensor x = images.tensor, y = labels.tensor;
+  return PromiseWorker::Start(
+      env,
+      [m, x, y, out] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        *out = m->evaluate(x, y);
+      },
+      [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {images.holder, labels.holder});
+}
+
+Napi::Value ModelWrap::PredictVolume(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  TensorArg volume = read_tensor(info[0], "volume");
+  if (!info[1].IsObject()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'options': expected an object");
+  PredictOptions options = read_predict_options(info[1].As<Napi::Object>());
+  std::vector<Napi::Value> keep{volume.holder};
+  // An Int32Array(1) the caller sets to non-zero to cancel between batches of windows.
+  if (info.Length() > 2 && info[2].IsTypedArray()) {
+    Napi::TypedArray flag = info[2].As<Napi::TypedArray>();
+    if (flag.TypedArrayType() != napi_int32_array || flag.ElementLength() < 1) {
+      throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'cancel': expected an Int32Array of length 1");
+    }
+    options.window.cancel = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(flag.ArrayBuffer().Data()) + flag.ByteOffset());
+    keep.push_back(info[2]);
+  }
+  auto out = std::make_shared<torch::Tensor>();
+  torch::Tensor x = volume.tensor;
+  return PromiseWorker::Start(
+      env,
+      [m, x, options, out] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        if (options.window.cancel && *options.window.cancel != 0) throw Cancelled();
+        *out = m->predict_volume(x, options);
+      },
+      [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, keep);
+}
+
+Napi::Value ModelWrap::GetWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto out = std::make_shared<NamedTensors>();
+  return PromiseWorker::Start(
+      env,
+      [m, out] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        *out = m->weights();
+      },
+      [out](Napi::Env env) -> Napi::Value { return named_tensors_to_js(env, *out); });
+}
+
+Napi::Value ModelWrap::SetWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  std::vector<Napi::Value> holders;
+  NamedTensors w = read_named_tensors(info[0], holders);
+  return PromiseWorker::Start(
+      env,
+      [m, w] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        m->load_weights(w);
+      },
+      [](Napi::Env env) -> Napi::Value { return env.Undefined(); }, holders);
+}
+
+Napi::Value ModelWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto out = std::make_shared<NamedTensors>();
+  return PromiseWorker::Start(
+      env,
+      [m, out] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        *out = m->optimizer_state();
+      },
+      [out](Napi::Env env) -> Napi::Value { return named_tensors_to_js(env, *out); });
+}
+
+Napi::Value ModelWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  std::vector<Napi::Value> holders;
+  NamedTensors s = read_named_tensors(info[0], holders);
+  return PromiseWorker::Start(
+      env,
+      [m, s] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        m->load_optimizer_state(s);
+      },
+      [](Napi::Env env) -> Napi::Value { return env.Undefined(); }, holders);
+}
+
+Napi::Value ModelWrap::GetLearningRate(const Napi::CallbackInfo& info) {
+  auto m = model(info.Env());
+  std::lock_guard<std::mutex> lock(m->mutex());
+  return Napi::Number::New(info.Env(), m->learning_rate());
+}
+
+Napi::Value ModelWrap::SetLearningRate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  if (!info[0].IsNumber()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'lr': expected a number");
+  const double lr = info[0].As<Napi::Number>().DoubleValue();
+  // Learning-rate changes are queued behind running work by the TypeScript layer; the lock here
+  // only guards against misuse of the raw binding.
+  std::lock_guard<std::mutex> lock(m->mutex());
+  guarded(env, [&] { m->set_learning_rate(lr); });
+  return env.Undefined();
+}
+
+Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("device", Napi::String::New(env, m->device().str()));
+  o.Set("parameterCount", Napi::Number::New(env, static_cast<double>(m->parameter_count())));
+  o.Set("expectedParameterCount", Napi::Number::New(env, static_cast<double>(expected_parameter_count(m->options().net))));
+  o.Set("sizeMultiple", Napi::Number::New(env, static_cast<double>(int64_t(1) << (m->options().net.channels.size() - 1))));
+  o.Set("optimizer", Napi::String::New(env, m->options().optimizer.name));
+  return o;
+}
+
+Napi::Value ModelWrap::MemoryStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  const bool reset = info.Length() > 0 && info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  DeviceMemory mem = device_memory(m->device());
+  if (reset) reset_peak_memory(m->device());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("allocated", Napi::Number::New(env, static_cast<double>(mem.allocated)));
+  o.Set("peakAllocated", Napi::Number::New(env, static_cast<double>(mem.peak_allocated)));
+  o.Set("reserved", Napi::Number::New(env, static_cast<double>(mem.reserved)));
+  return o;
+}
+
+Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  // Work in flight holds its own reference; the model is freed when the last one ends.
+  model_.reset();
+  release_cached_memory();
+  return info.Env().Undefined();
+}
+
+}  // namespace liverseg::addon

@@ -1,0 +1,10 @@
+#pragma once
+#include <napi.h>
+
+namespace liverseg::addon {
+
+// Free functions: backend description, threads and seeds, voxel ops, and the loss and metric
+// (exposed so their math can be checked from JavaScript).
+void RegisterOps(Napi::Env env, Napi::Object exports);
+
+}  // namespace liverseg::addon

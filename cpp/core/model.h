@@ -1,0 +1,82 @@
+// A segmentation model as one object: the network, its optimizer, its device and how it runs
+// (mixed precision on CUDA). Calls on one model are serialised by its mutex; different models
+// may run in parallel.
+#pragma once
+#include <torch/torch.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "inferers/sliding_window.h"
+#include "nets/resunet3d.h"
+#include "optim/optimizer.h"
+
+namespace liverseg {
+
+struct ModelOptions {
+  ResUNetOptions net;
+  OptimizerOptions optimizer;
+  std::string device = "auto";
+  // Mixed precision: "auto" (bf16 autocast on CUDA, off on the CPU), "off", "bf16", "fp16".
+  std::string precision = "auto";
+  uint64_t seed = 0;
+  bool channels_last = false;
+};
+
+// Intensity window applied on the device after upload: y = clamp((x - a_min) / (a_max - a_min) * (b_max - b_min) + b_min).
+struct IntensityWindow {
+  bool enabled = false;
+  double a_min = -300, a_max = 300, b_min = 0, b_max = 1;
+  bool clip = true;
+};
+
+enum class OutputKind { Logits, Probabilities, Mask };
+
+struct PredictOptions {
+  SlidingWindowOptions window;
+  bool sliding = true;  // false: one forward pass over the whole volume
+  bool mirror = false;  // average over flips of the three spatial axes
+  IntensityWindow intensity;
+  OutputKind output = OutputKind::Mask;
+};
+
+class Model {
+ public:
+  explicit Model(const ModelOptions& options);
+
+  const ModelOptions& options() const { return options_; }
+  const torch::Device& device() const { return device_; }
+  int64_t parameter_count() const;
+  std::mutex& mutex() { return mutex_; }
+
+  // images [B, C, D, H, W] (any device, float32): logits on the CPU.
+  torch::Tensor forward(const torch::Tensor& images);
+  // One optimisation step on a batch; returns the Dice loss before the step.
+  double train_step(const torch::Tensor& images, const torch::Tensor& labels);
+  // Per-case, per-channel Dice ([B, C], NaN for empty ground truth) of one forward pass.
+  torch::Tensor evaluate(const torch::Tensor& images, const torch::Tensor& labels);
+  // Whole-volume prediction of one volume [D, H, W] of any dtype (sliding windows or one pass).
+  torch::Tensor predict_volume(const torch::Tensor& volume, const PredictOptions& options);
+
+  double learning_rate() const { return optimizer_->lr(); }
+  void set_learning_rate(double lr) { optimizer_->set_lr(lr); }
+
+  NamedTensors weights() const;
+  void load_weights(const NamedTensors& weights);
+  NamedTensors optimizer_state() const { return optimizer_->state(); }
+  void load_optimizer_state(const NamedTensors& state) { optimizer_->load_state(state); }
+
+ private:
+  torch::Tensor run_net(const torch::Tensor& x);
+  bool autocast_enabled() const;
+  torch::ScalarType autocast_dtype() const;
+
+  ModelOptions options_;
+  torch::Device device_;
+  ResUNet3D net_{nullptr};
+  std::unique_ptr<Optimizer> optimizer_;
+  std::mutex mutex_;
+};
+
+}  // namespace liverseg

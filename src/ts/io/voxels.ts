@@ -1,0 +1,34 @@
+/** Voxel-type helpers that sit between file I/O and the numeric layers. */
+import { assertVolume, Volume, VoxelArray } from '../volume';
+
+/**
+ * The volume with float32 data, which is what the network and most transforms work on.
+ * A volume that is already float32 is returned as is (same object, no copy); otherwise the data
+ * is converted once, in a single pass, and the geometry (header included) is shared.
+ */
+export function toFloat32(volume: Volume): Volume<Float32Array> {
+  assertVolume(volume);
+  if (volume.data instanceof Float32Array) return volume as Volume<Float32Array>;
+  // The typed-array constructor converts element by element in native code, far faster than a JS loop.
+  const data = new Float32Array(volume.data);
+  const out: Volume<Float32Array> = { data, shape: volume.shape, spacing: volume.spacing, affine: volume.affine };
+  if (volume.header) out.header = volume.header;
+  return out;
+}
+
+/**
+ * How many voxels are NaN or infinite. Integer data never has any. liverseg's readers keep such
+ * voxels (a file is reported as it is); training and inference reject volumes where this is
+ * non-zero with ERR_NON_FINITE.
+ */
+export function countNonFinite(volume: Volume | VoxelArray): number {
+  const data = ArrayBuffer.isView(volume) ? volume : volume.data;
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) return 0;
+  let n = 0;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    // v - v is NaN exactly when v is NaN or +-Infinity.
+    if (v - v !== 0) n++;
+  }
+  return n;
+}
