@@ -8,8 +8,6 @@
 
 namespace liverseg::addon {
 
-Napi::FunctionReference* ModelWrap::constructor_ = nullptr;
-
 Napi::Function ModelWrap::Define(Napi::Env env) {
   Napi::Function fn = DefineClass(env, "Model",
                                   {
@@ -27,12 +25,9 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                       InstanceMethod("memoryStats", &ModelWrap::MemoryStats),
                                       InstanceMethod("dispose", &ModelWrap::Dispose),
                                   });
-  // One constructor per environment would be needed for worker threads; the addon is loaded on
-  // the main thread, and jest re-requiring it gets the same module instance.
-  if (constructor_ == nullptr) {
-    constructor_ = new Napi::FunctionReference(Napi::Persistent(fn));
-    constructor_->SuppressDestruct();
-  }
+  // One constructor per environment: jest test files and worker threads each load the addon
+  // into an environment of their own, and a reference from one must never be used in another.
+  env.SetInstanceData<Napi::FunctionReference>(new Napi::FunctionReference(Napi::Persistent(fn)));
   return fn;
 }
 
@@ -54,7 +49,7 @@ Napi::Value ModelWrap::Create(const Napi::CallbackInfo& info) {
       env, [options, result] { *result = std::make_shared<Model>(options); },
       [result](Napi::Env env) -> Napi::Value {
         auto ext = Napi::External<std::shared_ptr<Model>>::New(env, result.get());
-        return constructor_->New({ext});
+        return env.GetInstanceData<Napi::FunctionReference>()->New({ext});
       });
 }
 

@@ -31,7 +31,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Model> model_;
-  static Napi::FunctionReference* constructor_;
 };
 
 }  // namespace liverseg::addon

@@ -6,6 +6,7 @@
 #include "core/metrics/dice_metric.h"
 #include "core/ops/components.h"
 #include "core/ops/resize.h"
+#include "core/optim/optimizer.h"
 #include "core/runtime.h"
 #include "promise_worker.h"
 
@@ -133,6 +134,51 @@ Napi::Value DiceMetric(const Napi::CallbackInfo& info) {
       [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {l.holder, t.holder});
 }
 
+// optimizerSteps(config, params, grads[][], lrs[]): runs the optimizer on hand-made tensors,
+// one step per entry of grads, and returns { params, state } — the optimizer's math exposed for tests.
+Napi::Value OptimizerSteps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[2].IsArray() || !info[3].IsArray()) {
+    throw make_error(env, "ERR_INVALID_ARG", "Invalid argument: expected (config, params, grads[][], lrs[])");
+  }
+  Napi::Object wrapper = Napi::Object::New(env);
+  wrapper.Set("optimizer", info[0]);
+  OptimizerOptions options = read_model_options(wrapper).optimizer;
+  std::vector<Napi::Value> holders;
+  NamedTensors params = read_named_tensors(info[1], holders);
+  std::vector<NamedTensors> grads;
+  Napi::Array ga = info[2].As<Napi::Array>();
+  for (uint32_t i = 0; i < ga.Length(); ++i) grads.push_back(read_named_tensors(ga.Get(i), holders));
+  std::vector<double> lrs;
+  Napi::Array la = info[3].As<Napi::Array>();
+  for (uint32_t i = 0; i < la.Length(); ++i) lrs.push_back(la.Get(i).As<Napi::Number>().DoubleValue());
+  if (lrs.size() != grads.size()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'lrs': one learning rate per step");
+  auto out_params = std::make_shared<NamedTensors>();
+  auto out_state = std::make_shared<NamedTensors>();
+  return PromiseWorker::Start(
+      env,
+      [options, params, grads, lrs, out_params, out_state] {
+        NamedTensors owned;
+        for (const auto& [n, t] : params) owned.emplace_back(n, t.clone().to(torch::kFloat64));
+        auto opt = make_optimizer(owned, options);
+        for (size_t s = 0; s < grads.size(); ++s) {
+          require(grads[s].size() == owned.size(), "each step needs one gradient per parameter");
+          for (size_t i = 0; i < owned.size(); ++i) owned[i].second.mutable_grad() = grads[s][i].second.clone().to(torch::kFloat64);
+          opt->set_lr(lrs[s]);
+          opt->step();
+        }
+        *out_params = owned;
+        *out_state = opt->state();
+      },
+      [out_params, out_state](Napi::Env env) -> Napi::Value {
+        Napi::Object o = Napi::Object::New(env);
+        o.Set("params", named_tensors_to_js(env, *out_params));
+        o.Set("state", named_tensors_to_js(env, *out_state));
+        return o;
+      },
+      holders);
+}
+
 }  // namespace
 
 void RegisterOps(Napi::Env env, Napi::Object exports) {
@@ -144,6 +190,7 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   exports.Set("labelComponents", Napi::Function::New(env, LabelComponents, "labelComponents"));
   exports.Set("diceLoss", Napi::Function::New(env, DiceLoss, "diceLoss"));
   exports.Set("diceMetric", Napi::Function::New(env, DiceMetric, "diceMetric"));
+  exports.Set("optimizerSteps", Napi::Function::New(env, OptimizerSteps, "optimizerSteps"));
 }
 
 }  // namespace liverseg::addon

@@ -6,6 +6,13 @@
 
 namespace liverseg {
 
+namespace {
+// Norms of half-precision gradients are kept in float32; double parameters keep double.
+torch::ScalarType moment_dtype(const torch::Tensor& p) {
+  return p.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
+}
+}  // namespace
+
 Optimizer::Optimizer(NamedTensors params, OptimizerOptions options) : params_(std::move(params)), options_(std::move(options)) {
   require(options_.lr >= 0 && std::isfinite(options_.lr), "Invalid argument 'lr': must be a finite number >= 0", "ERR_INVALID_CONFIG");
   require(options_.beta1 >= 0 && options_.beta1 < 1 && options_.beta2 >= 0 && options_.beta2 < 1,
@@ -33,7 +40,7 @@ torch::Tensor& Optimizer::buffer(size_t i, const std::string& name, bool scalar)
   auto it = state_.find(key);
   if (it == state_.end()) {
     const auto& p = params_[i].second;
-    auto t = scalar ? torch::zeros({}, p.options().dtype(torch::kFloat32)) : torch::zeros_like(p, torch::MemoryFormat::Preserve);
+    auto t = scalar ? torch::zeros({}, p.options().dtype(moment_dtype(p))) : torch::zeros_like(p, torch::MemoryFormat::Preserve);
     it = state_.emplace(key, t).first;
   }
   return it->second;
@@ -60,7 +67,7 @@ void Optimizer::load_state(const NamedTensors& state) {
       if (dot != std::string::npos && k.compare(0, dot, name) == 0 && dot == name.size()) {
         const bool scalar = v.dim() == 0;
         require(scalar || v.sizes() == p.sizes(), "Optimizer state '" + k + "' has the wrong shape for its parameter", "ERR_MODEL_MISMATCH");
-        next[k] = v.to(p.device(), scalar ? torch::kFloat32 : p.scalar_type()).clone();
+        next[k] = v.to(p.device(), scalar ? moment_dtype(p) : p.scalar_type()).clone();
         known = true;
         break;
       }
@@ -82,7 +89,7 @@ void Novograd::step() {
     torch::Tensor g = p.grad();
     torch::Tensor& m = buffer(i, "exp_avg", false);
     torch::Tensor& v = buffer(i, "exp_avg_sq", true);
-    torch::Tensor norm = g.to(torch::kFloat32).pow(2).sum();
+    torch::Tensor norm = g.to(v.scalar_type()).pow(2).sum();
     // MONAI's first-step rule is "second moment still zero": take the norm as it is. A where()
     // instead of a branch keeps the GPU from synchronising on every parameter.
     v.copy_(torch::where(v.eq(0), norm, v * b2 + norm * (1.0 - b2)));

@@ -192,12 +192,24 @@ function mapStreamError(e: unknown, source: string): LiversegError {
 async function inflateNifti(input: Readable, compressedBytes: number, source: string, maxVoxels: number): Promise<Volume> {
   const asm = new NiftiAssembler(source, maxVoxels, compressedBytes * MAX_DEFLATE_RATIO + (1 << 20));
   const gunzip = zlib.createGunzip({ chunkSize: STREAM_CHUNK });
+  // pipeline() can reject with a secondary error (an AbortError from tearing down the file
+  // stream) instead of the one that started it, so the causes we can name are recorded here.
+  let parseError: unknown;
+  let zlibError: unknown;
+  gunzip.once('error', (e) => {
+    zlibError ??= e;
+  });
   try {
     await pipeline(input, gunzip, async (chunks: AsyncIterable<Buffer>) => {
-      for await (const chunk of chunks) asm.push(chunk);
+      try {
+        for await (const chunk of chunks) asm.push(chunk);
+      } catch (e) {
+        parseError = e;
+        throw e;
+      }
     });
   } catch (e) {
-    throw mapStreamError(e, source);
+    throw mapStreamError(parseError ?? zlibError ?? e, source);
   }
   return asm.finish();
 }

@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+/**
+ * Brings a checkout to a runnable state, doing only what is missing or stale:
+ *   1. system packages: a C++ toolchain, CMake and LibTorch (Debian's libtorch-dev through apt,
+ *      when no LibTorch is found and we are root on a Debian-like system);
+ *   2. npm dependencies from the lock file (npm ci);
+ *   3. the TypeScript build (lib/);
+ *   4. the native addon (cmake-js, Node-API headers from the node-api-headers package).
+ * Plain Node with no dependencies, so it can run before `npm ci`.
+ */
+'use strict';
+const { execSync, spawnSync } = require('child_process');
+const fs = require('fs');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const quiet = process.argv.includes('--quiet');
+const log = (msg) => {
+  if (!quiet) process.stderr.write(`[liverseg setup] ${msg}\n`);
+};
+
+function run(cmd, opts = {}) {
+  log(`$ ${cmd}`);
+  const r = spawnSync(cmd, { shell: true, stdio: 'inherit', cwd: root, ...opts });
+  if (r.status !== 0) {
+    process.stderr.write(`[liverseg setup] failed: ${cmd} (exit ${r.status})\n`);
+    process.exit(r.status || 1);
+  }
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function torchFound() {
+  if (process.env.Torch_DIR || process.env.CMAKE_PREFIX_PATH) return true;
+  for (const arch of ['x86_64-linux-gnu', 'aarch64-linux-gnu']) {
+    if (fs.existsSync(`/usr/lib/${arch}/cmake/Torch/TorchConfig.cmake`)) return true;
+  }
+  if (process.env.LIVERSEG_TORCH_FROM_PYTHON) return true;
+  return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+function newestMtime(entries) {
+  let newest = 0;
+  const visit = (p) => {
+    let st;
+    try {
+      st = fs.statSync(p);
+    } catch {
+      return;
+    }
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) visit(path.join(p, e));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const e of entries) visit(path.join(root, e));
+  return newest;
+}
+
+function mtime(p) {
+  try {
+    return fs.statSync(path.join(root, p)).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+// 1. system packages
+const aptPackages = [];
+if (!has('cmake')) aptPackages.push('cmake');
+if (!has('g++') || !has('make')) aptPackages.push('g++', 'make');
+if (!torchFound()) aptPackages.push('libtorch-dev');
+if (aptPackages.length) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!has('apt-get') || !isRoot) {
+    process.stderr.write(
+      `[liverseg setup] missing: ${aptPackages.join(', ')}. Install them (Debian/Ubuntu: 'apt-get install ${aptPackages.join(' ')}'), ` +
+        `or point Torch_DIR at a LibTorch's share/cmake/Torch folder, then run this again.\n`,
+    );
+    process.exit(1);
+  }
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get update', { env });
+  run(`apt-get install -y --no-install-recommends ${aptPackages.join(' ')}`, { env });
+}
+
+// 2. npm dependencies
+const lockStamp = path.join('node_modules', '.package-lock.json');
+if (!fs.existsSync(path.join(root, lockStamp)) || mtime('package-lock.json') > mtime(lockStamp)) {
+  run('npm ci --no-audit --no-fund --ignore-scripts');
+}
+
+// 3. TypeScript
+const tsStamp = path.join('lib', '.build-stamp');
+if (newestMtime(['src/ts', 'tsconfig.json']) > mtime(tsStamp)) {
+  run('npx tsc -p .');
+  fs.writeFileSync(path.join(root, tsStamp), new Date().toISOString() + '\n');
+}
+
+// 4. native addon
+const addon = path.join('build', 'Release', 'liverseg.node');
+if (newestMtime(['cpp', 'CMakeLists.txt']) > mtime(addon)) {
+  const jobs = String(Math.max(1, require('os').availableParallelism?.() ?? require('os').cpus().length));
+  run('npx cmake-js compile --out build', { env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs } });
+  // A no-op rebuild (sources touched but unchanged) leaves the file's time alone; mark it fresh.
+  const now = new Date();
+  fs.utimesSync(path.join(root, addon), now, now);
+}
+log('ready');

@@ -1,0 +1,284 @@
+/**
+ * DataLoader: batches of transformed samples, shuffled per epoch from a seed, produced inline or by
+ * worker threads with identical results.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { ERROR_CODES, LiversegError, invalidArg, describeValue } from '../errors';
+import type { LiversegErrorCode } from '../errors';
+import type { TransformSpec } from '../transforms/types';
+import type { Batch } from './collate';
+import { collate } from './collate';
+import type { Dataset } from './dataset';
+import { deriveRng, deriveRngState } from './seeds';
+import type { BatchJob, SerializedError, WorkerInit, WorkerItem, WorkerReply } from './worker-protocol';
+
+/** Options of {@link DataLoader}. */
+export interface DataLoaderOptions {
+  /** Dataset items (volumes) per batch; all crops of those volumes go into the batch. Default 1. */
+  batchSize?: number;
+  /** Shuffle the item order each epoch (from `seed` and the epoch number). Default false. */
+  shuffle?: boolean;
+  /** Seed for the order and every random transform. Default 0. */
+  seed?: number;
+  /**
+   * Worker threads. 0 (default) runs inline. With workers, the random transforms run in the threads
+   * on the shared cached samples; if the compiled worker (lib/data/loader-worker.js) is absent, the
+   * loader quietly runs inline.
+   */
+  numWorkers?: number;
+  /** Batches prepared ahead. Default 2 per worker, 1 inline. */
+  prefetch?: number;
+  /** Drop a last, smaller batch. Default false. */
+  dropLast?: boolean;
+  /** Absolute module paths each worker requires first (to register custom transforms). */
+  workerModules?: string[];
+}
+
+/** Options of {@link DataLoader.epoch}. */
+export interface EpochOptions {
+  /** Start at this batch (to resume a run mid-epoch); earlier batches are skipped, later ones are unchanged. */
+  startBatch?: number;
+}
+
+/** The compiled worker script, if one can be found next to this file or in the package's lib/. */
+export function findWorkerScript(): string | undefined {
+  const candidates = [path.join(__dirname, 'loader-worker.js'), path.resolve(__dirname, '../../../lib/data/loader-worker.js')];
+  return candidates.find((p) => fs.existsSync(p));
+}
+
+function reviveError(e: SerializedError): Error {
+  if (e.code && (ERROR_CODES as readonly string[]).includes(e.code)) {
+    return new LiversegError(e.code as LiversegErrorCode, e.message, e.path !== undefined ? { path: e.path } : undefined);
+  }
+  const err = new Error(`DataLoader worker: ${e.message}`);
+  err.name = e.name;
+  return err;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Map<number, { resolve: (b: Batch) => void; reject: (e: Error) => void }>;
+  /** Cases whose cached sample this worker already holds. */
+  sent: Set<number>;
+  dead: Error | null;
+}
+
+class WorkerPool {
+  private readonly workers: PoolWorker[];
+  private nextId = 1;
+
+  constructor(script: string, count: number, init: WorkerInit) {
+    this.workers = Array.from({ length: count }, () => {
+      const pw: PoolWorker = { worker: new Worker(script, { workerData: init }), pending: new Map(), sent: new Set(), dead: null };
+      pw.worker.unref();
+      pw.worker.on('message', (msg: WorkerReply) => {
+        const p = pw.pending.get(msg.id);
+        if (!p) return;
+        pw.pending.delete(msg.id);
+        if (pw.pending.size === 0) pw.worker.unref();
+        if (msg.type === 'batch') p.resolve(msg.batch);
+        else p.reject(reviveError(msg.error));
+      });
+      const fail = (e: Error): void => {
+        pw.dead = e;
+        for (const p of pw.pending.values()) p.reject(e);
+        pw.pending.clear();
+      };
+      pw.worker.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
+      pw.worker.on('exit', (code) => {
+        if (!pw.dead) fail(new LiversegError('ERR_ABORTED', `DataLoader worker exited (code ${code})`));
+      });
+      return pw;
+    });
+  }
+
+  /** The live worker with the fewest jobs in flight. */
+  pick(): PoolWorker {
+    let best: PoolWorker | undefined;
+    for (const w of this.workers) if (!w.dead && (!best || w.pending.size < best.pending.size)) best = w;
+    if (!best) throw this.workers[0].dead ?? new Error('no DataLoader workers');
+    return best;
+  }
+
+  run(pw: PoolWorker, items: WorkerItem[]): Promise<Batch> {
+    const id = this.nextId++;
+    return new Promise<Batch>((resolve, reject) => {
+      pw.pending.set(id, { resolve, reject });
+      // Referenced only while a job is in flight: an idle pool must not keep the process alive,
+      // a busy one must (the batch it owes may be the only thing left to wait for).
+      pw.worker.ref();
+      pw.worker.postMessage({ type: 'batch', id, items } satisfies BatchJob);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.workers.map(async (w) => {
+        w.dead = w.dead ?? new LiversegError('ERR_ABORTED', 'DataLoader closed');
+        await w.worker.terminate();
+      }),
+    );
+  }
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Iterates a dataset in batches. Each epoch `e` has its own order (shuffled from (seed, e)) and each
+ * item its own random stream (from (seed, e, position)), so an epoch is reproducible, can resume at
+ * any batch, and comes out the same inline and with workers. A batch holds every sample its items
+ * produce (e.g. batchSize 2 with 4 crops per volume gives 8 samples), collated contiguously.
+ *
+ * ```ts
+ * const loader = new DataLoader(ds, { batchSize: 1, shuffle: true, seed: 1, numWorkers: 2 });
+ * for (let e = 0; e < epochs; e++) for await (const batch of loader.epoch(e)) train(batch);
+ * await loader.close();
+ * ```
+ */
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly dataset: Dataset;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number;
+  readonly numWorkers: number;
+  readonly prefetch: number;
+  readonly dropLast: boolean;
+  /** 'workers' when batches come from worker threads, 'inline' otherwise. */
+  readonly mode: 'inline' | 'workers';
+  private readonly workerScript?: string;
+  private readonly workerInit?: WorkerInit;
+  private pool?: WorkerPool;
+  private nextEpoch = 0;
+
+  constructor(dataset: Dataset, options: DataLoaderOptions = {}) {
+    if (!dataset || typeof (dataset as Dataset).getSamples !== 'function') throw invalidArg('dataset', `expected a Dataset, got ${describeValue(dataset)}`);
+    this.dataset = dataset;
+    const int = (v: unknown, name: string, min: number): number => {
+      if (!Number.isInteger(v) || (v as number) < min) throw invalidArg(name, `expected an integer >= ${min}, got ${describeValue(v)}`);
+      return v as number;
+    };
+    this.batchSize = int(options.batchSize ?? 1, 'batchSize', 1);
+    this.numWorkers = int(options.numWorkers ?? 0, 'numWorkers', 0);
+    this.prefetch = int(options.prefetch ?? (this.numWorkers > 0 ? 2 * this.numWorkers : 1), 'prefetch', 1);
+    this.shuffle = options.shuffle ?? false;
+    const seed = options.seed ?? 0;
+    if (typeof seed !== 'number' || !Number.isFinite(seed)) throw invalidArg('seed', `expected a number, got ${describeValue(seed)}`);
+    this.seed = seed;
+    this.dropLast = options.dropLast ?? false;
+    this.workerScript = this.numWorkers > 0 ? findWorkerScript() : undefined;
+    this.mode = this.workerScript ? 'workers' : 'inline';
+    if (this.mode === 'workers') {
+      const spec = (what: string, f: () => TransformSpec): TransformSpec => {
+        try {
+          return f();
+        } catch (e) {
+          throw new LiversegError('ERR_INVALID_CONFIG', `DataLoader: the ${what} cannot be described for worker threads (${(e as Error).message}); register custom transforms or use numWorkers: 0`, { cause: e });
+        }
+      };
+      const modules = options.workerModules ?? [];
+      if (!Array.isArray(modules) || !modules.every((m) => typeof m === 'string')) throw invalidArg('workerModules', 'expected a list of module paths');
+      this.workerInit = { full: spec('transform chain', () => dataset.transform.toSpec()), tail: spec('random tail', () => dataset.tail.toSpec()), modules };
+    }
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The dataset indices of epoch `e`, in the order they are served. */
+  order(e: number): number[] {
+    const idx = Array.from({ length: this.dataset.length }, (_, i) => i);
+    return this.shuffle ? deriveRng(this.seed, 1, e).shuffle(idx) : idx;
+  }
+
+  /** Dataset indices per batch for epoch `e`. */
+  batches(e: number): number[][] {
+    const order = this.order(e);
+    const out: number[][] = [];
+    for (let b = 0; b < this.length; b++) out.push(order.slice(b * this.batchSize, (b + 1) * this.batchSize));
+    return out;
+  }
+
+  private itemRng(e: number, position: number): ReturnType<typeof deriveRngState> {
+    return deriveRngState(this.seed, 2, e, position);
+  }
+
+  private async inlineBatch(e: number, b: number, indices: number[]): Promise<Batch> {
+    // Let the consumer run first (it may start a native step that works off-thread meanwhile).
+    await yieldToEventLoop();
+    const samples = [];
+    const cases: number[] = [];
+    for (let n = 0; n < indices.length; n++) {
+      const rng = deriveRng(this.seed, 2, e, b * this.batchSize + n);
+      for (const s of await this.dataset.getSamples(indices[n], rng)) {
+        samples.push(s);
+        cases.push(indices[n]);
+      }
+    }
+    return collate(samples, cases);
+  }
+
+  private async workerBatch(e: number, b: number, indices: number[]): Promise<Batch> {
+    if (!this.pool) this.pool = new WorkerPool(this.workerScript as string, this.numWorkers, this.workerInit as WorkerInit);
+    const prepared = await Promise.all(indices.map((i) => this.dataset.prepare(i)));
+    const pw = this.pool.pick();
+    const items: WorkerItem[] = prepared.map((p, n) => {
+      const caseIndex = indices[n];
+      const rng = this.itemRng(e, b * this.batchSize + n);
+      if (p.kind === 'cached') {
+        const first = !pw.sent.has(caseIndex);
+        pw.sent.add(caseIndex);
+        return first ? { kind: 'cached', caseIndex, rng, output: p.output } : { kind: 'cached', caseIndex, rng };
+      }
+      if (p.kind === 'files') return { kind: 'files', caseIndex, rng, record: p.record };
+      return { kind: 'loaded', caseIndex, rng, sample: p.sample };
+    });
+    return this.pool.run(pw, items);
+  }
+
+  /**
+   * The batches of epoch `e` (0-based). Up to `prefetch` batches are prepared ahead. Breaking out of
+   * the loop early is fine; batches already in flight are dropped.
+   */
+  async *epoch(e: number, options: EpochOptions = {}): AsyncGenerator<Batch, void, undefined> {
+    if (!Number.isInteger(e) || e < 0) throw invalidArg('epoch', `expected a non-negative integer, got ${describeValue(e)}`);
+    const start = options.startBatch ?? 0;
+    if (!Number.isInteger(start) || start < 0) throw invalidArg('startBatch', `expected a non-negative integer, got ${describeValue(start)}`);
+    const batches = this.batches(e);
+    const inFlight = new Map<number, Promise<Batch>>();
+    let next = start;
+    const launch = (): void => {
+      while (next < batches.length && inFlight.size < this.prefetch) {
+        const b = next++;
+        const p = this.mode === 'workers' ? this.workerBatch(e, b, batches[b]) : this.inlineBatch(e, b, batches[b]);
+        // Awaited below; this only keeps an abandoned epoch from reporting unhandled rejections.
+        p.catch(() => undefined);
+        inFlight.set(b, p);
+      }
+    };
+    for (let b = start; b < batches.length; b++) {
+      launch();
+      const p = inFlight.get(b) as Promise<Batch>;
+      inFlight.delete(b);
+      const batch = await p;
+      launch();
+      yield batch;
+    }
+  }
+
+  /** Iterates the next epoch: the first `for await` is epoch 0, the next epoch 1, and so on. */
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.epoch(this.nextEpoch++);
+  }
+
+  /** Stops the worker threads (a no-op inline). The loader can start new ones if iterated again. */
+  async close(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool) await pool.close();
+  }
+}

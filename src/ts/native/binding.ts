@@ -1,0 +1,126 @@
+/**
+ * The raw addon, typed. Shapes here are in tensor order ([B, C, D, H, W] or [D, H, W] with
+ * D = nk, H = nj, W = ni): the public API in NIfTI order lives in nets/ and inferers/.
+ * Nothing outside src/ts/native/ and the classes that wrap it should use these types.
+ */
+export type NativeArray = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
+export interface NativeTensor<T extends NativeArray = NativeArray> {
+  data: T;
+  shape: number[];
+}
+
+export interface NativeNamedTensor extends NativeTensor {
+  name: string;
+}
+
+export interface NativeOptimizerConfig {
+  name: 'novograd' | 'adam';
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  gradAveraging: boolean;
+  amsgrad: boolean;
+}
+
+export interface NativeModelConfig {
+  inChannels: number;
+  outChannels: number;
+  channels: number[];
+  block: 'residual' | 'plain';
+  dropout: number;
+  device: string;
+  precision: 'auto' | 'off' | 'bf16' | 'fp16';
+  seed: number;
+  channelsLast: boolean;
+  optimizer: NativeOptimizerConfig;
+}
+
+export interface NativeIntensityWindow {
+  aMin: number;
+  aMax: number;
+  bMin: number;
+  bMax: number;
+  clip: boolean;
+}
+
+export interface NativePredictOptions {
+  sliding: boolean;
+  roi?: [number, number, number];
+  overlap: number;
+  blend: 'gaussian' | 'constant';
+  sigmaScale: number;
+  batchSize: number;
+  accumulate: 'auto' | 'device' | 'cpu';
+  deviceLimitBytes?: number;
+  mirror: boolean;
+  intensity?: NativeIntensityWindow;
+  output: 'mask' | 'probabilities' | 'logits';
+}
+
+export interface NativeModelInfo {
+  device: string;
+  parameterCount: number;
+  expectedParameterCount: number;
+  sizeMultiple: number;
+  optimizer: string;
+}
+
+export interface NativeMemoryStats {
+  allocated: number;
+  peakAllocated: number;
+  reserved: number;
+}
+
+export interface NativeModel {
+  forward(images: NativeTensor<Float32Array>): Promise<NativeTensor<Float32Array>>;
+  trainStep(images: NativeTensor<Float32Array>, labels: NativeTensor): Promise<number>;
+  evaluate(images: NativeTensor<Float32Array>, labels: NativeTensor): Promise<NativeTensor<Float64Array>>;
+  predictVolume(volume: NativeTensor, options: NativePredictOptions, cancel?: Int32Array): Promise<NativeTensor>;
+  getWeights(): Promise<NativeNamedTensor[]>;
+  setWeights(weights: NativeNamedTensor[]): Promise<void>;
+  getOptimizerState(): Promise<NativeNamedTensor[]>;
+  setOptimizerState(state: NativeNamedTensor[]): Promise<void>;
+  getLearningRate(): number;
+  setLearningRate(lr: number): void;
+  info(): NativeModelInfo;
+  memoryStats(resetPeak?: boolean): NativeMemoryStats;
+  dispose(): void;
+}
+
+export interface NativeBackend {
+  torchVersion: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  builtWithCuda: boolean;
+  mkldnn: boolean;
+  threads: number;
+  defaultDevice: string;
+}
+
+export interface NativeComponents extends NativeTensor<Uint8Array> {
+  components: number;
+  keptVoxels: number;
+  totalVoxels: number;
+}
+
+export interface NativeBinding {
+  createModel(config: NativeModelConfig): Promise<NativeModel>;
+  backend(): NativeBackend;
+  setNumThreads(n: number): void;
+  manualSeed(seed: number): void;
+  resize(volume: NativeTensor, size: [number, number, number], mode: 'area' | 'nearest' | 'linear'): Promise<NativeTensor>;
+  largestComponent(mask: NativeTensor<Uint8Array>, connectivity: 6 | 18 | 26): Promise<NativeComponents>;
+  labelComponents(mask: NativeTensor<Uint8Array>, connectivity: 6 | 18 | 26): Promise<NativeTensor<Int32Array> & { sizes: number[] }>;
+  diceLoss(logits: NativeTensor, target: NativeTensor): Promise<number>;
+  diceMetric(logits: NativeTensor, target: NativeTensor): Promise<NativeTensor<Float64Array>>;
+  /** Runs the optimizer on given tensors (float64), one step per gradient set: for tests of its math. */
+  optimizerSteps(
+    config: Partial<NativeOptimizerConfig>,
+    params: NativeNamedTensor[],
+    grads: NativeNamedTensor[][],
+    lrs: number[],
+  ): Promise<{ params: NativeNamedTensor[]; state: NativeNamedTensor[] }>;
+}
