@@ -140,49 +140,36 @@ function defaultSpacing(shape: Vec3, rng: Rng): Vec3 {
   return [inPlane, inPlane, zFov / shape[2]];
 }
 
-function gaussianKernel(sigma: number): Float32Array {
-  if (!(sigma >= 0.2)) return new Float32Array([1]);
-  const r = Math.min(3, Math.ceil(2.5 * sigma));
-  const k = new Float32Array(2 * r + 1);
-  let sum = 0;
-  for (let t = -r; t <= r; t++) sum += k[t + r] = Math.exp(-(t * t) / (2 * sigma * sigma));
-  for (let t = 0; t < k.length; t++) k[t] /= sum;
-  return k;
+/**
+ * Side weight w of the 3-tap kernel [w, 1 - 2w, w] whose variance (2w) matches a Gaussian of
+ * `sigma` voxels; capped at 0.25 ([1, 2, 1] / 4, sigma 0.71). "Slight blur" never needs more, and
+ * three taps keep the blur to one read per neighbour.
+ */
+function blurWeight(sigma: number): number {
+  return Math.min(0.25, (sigma * sigma) / 2);
 }
 
-/** Separable in-plane blur of one slice (edges clamped), using `tmp` as scratch. */
-function blurPlane(p: Float32Array, tmp: Float32Array, ni: number, nj: number, kx: Float32Array, ky: Float32Array): void {
-  const rx = (kx.length - 1) / 2;
-  const ry = (ky.length - 1) / 2;
-  if (rx > 0) {
+/** Separable 3-tap in-plane blur of one slice (edges clamped); `tmp` is scratch, the result is back in `p`. */
+function blurPlane(p: Float32Array, tmp: Float32Array, ni: number, nj: number, wx: number, wy: number): void {
+  if (wx > 0) {
+    const c = 1 - 2 * wx;
     for (let j = 0; j < nj; j++) {
       const row = j * ni;
-      for (let i = 0; i < ni; i++) {
-        let acc = 0;
-        for (let t = -rx; t <= rx; t++) {
-          let ii = i + t;
-          ii = ii < 0 ? 0 : ii >= ni ? ni - 1 : ii;
-          acc += kx[t + rx] * p[row + ii];
-        }
-        tmp[row + i] = acc;
-      }
+      const last = row + ni - 1;
+      tmp[row] = c * p[row] + wx * (p[row] + p[row + (ni > 1 ? 1 : 0)]);
+      for (let o = row + 1; o < last; o++) tmp[o] = c * p[o] + wx * (p[o - 1] + p[o + 1]);
+      if (ni > 1) tmp[last] = c * p[last] + wx * (p[last - 1] + p[last]);
     }
-    p.set(tmp);
-  }
-  if (ry > 0) {
-    tmp.fill(0);
+  } else tmp.set(p);
+  if (wy > 0) {
+    const c = 1 - 2 * wy;
     for (let j = 0; j < nj; j++) {
       const dst = j * ni;
-      for (let t = -ry; t <= ry; t++) {
-        let jj = j + t;
-        jj = jj < 0 ? 0 : jj >= nj ? nj - 1 : jj;
-        const w = ky[t + ry];
-        const src = jj * ni;
-        for (let i = 0; i < ni; i++) tmp[dst + i] += w * p[src + i];
-      }
+      const up = (j > 0 ? j - 1 : 0) * ni;
+      const down = (j < nj - 1 ? j + 1 : nj - 1) * ni;
+      for (let i = 0; i < ni; i++) p[dst + i] = c * tmp[dst + i] + wy * (tmp[up + i] + tmp[down + i]);
     }
-    p.set(tmp);
-  }
+  } else p.set(tmp);
 }
 
 function checkOptions(o: PhantomOptions): { shape: Vec3 } {
@@ -268,7 +255,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
   const liverTilt = geo.uniform(-0.25, 0.05);
   const liver: Blob = {
     parts: [
-      { c: [Wc * 0.42, -Dc * 0.05, 0], a: [Wc * 0.55 * ls, Dc * 0.72 * ls, geo.uniform(70, 90) * ls], rot: liverTilt },
+      { c: [Wc * 0.5, -Dc * 0.05, 0], a: [Wc * 0.6 * ls, Dc * 0.72 * ls, geo.uniform(70, 90) * ls], rot: liverTilt },
       { c: [-Wc * 0.08, Dc * 0.38, geo.uniform(10, 30)], a: [Wc * 0.42 * ls, Dc * 0.28 * ls, geo.uniform(35, 50) * ls], rot: geo.uniform(-0.3, 0.1) },
       { c: [Wc * 0.3, -Dc * 0.3, geo.uniform(-20, 0)], a: [Wc * 0.3 * ls, Dc * 0.35 * ls, geo.uniform(50, 65) * ls], rot: 0 },
     ],
@@ -478,14 +465,23 @@ export function makePhantom(options: PhantomOptions): Phantom {
   const pGas = gas.map((g) => ({ p: prep(g.blob), hu: g.hu }));
   const pTumours = tumours.map((t) => ({ p: prep(t.blob), hu: t.hu }));
 
-  /** Fills x-spans of ellipse |x/a|^2 + |(y - yc)/b|^2 < 1 (centred at x = xc) in one row. */
-  const fillEllipseRow = (buf: Float32Array, row: number, y: number, xc: number, yc: number, a: number, b: number, value: number): void => {
+  /**
+   * Fills the x-span of ellipse ((x - xc)/a)^2 + ((y - yc)/b)^2 < 1 in one row; with `lrow` >= 0
+   * (the row's offset in the label volume) also clears the label there.
+   */
+  const fillEllipseRow = (buf: Float32Array, row: number, y: number, xc: number, yc: number, a: number, b: number, value: number, lrow = -1): void => {
     const t = 1 - ((y - yc) / b) ** 2;
     if (t <= 0) return;
     const half = a * Math.sqrt(t);
     const [i0, i1] = iRange(xc - half, xc + half);
-    if (i1 >= i0) buf.fill(value, row + i0, row + i1 + 1);
+    if (i1 < i0) return;
+    buf.fill(value, row + i0, row + i1 + 1);
+    if (lrow >= 0) label.fill(0, lrow + i0, lrow + i1 + 1);
   };
+
+  const fatWaves = randomWaves(geo, 3, 1, [50, 110]);
+  const fatSx = fatWaves.freq.map((f) => xs.map((x) => Math.sin(f[0] * x)));
+  const fatCx = fatWaves.freq.map((f) => xs.map((x) => Math.cos(f[0] * x)));
 
   const paintBodySlice = (k: number, z: number, buf: Float32Array): void => {
     buf.fill(hu.air);
@@ -501,6 +497,29 @@ export function makePhantom(options: PhantomOptions): Phantom {
       fillEllipseRow(buf, row, y, 0, 0, Wb, Db, hu.fat);
       fillEllipseRow(buf, row, y, 0, 0, Wm, Dm, hu.muscle);
       fillEllipseRow(buf, row, y, 0, 0, Wi, Di, inner);
+      // Intra-abdominal fat: where a smooth random field is high, so organs border fat in places
+      // and soft tissue in others, as in real scans.
+      const tc = 1 - (y / Di) ** 2;
+      if (tc > 0) {
+        const half = Wi * Math.sqrt(tc);
+        const [i0, i1] = iRange(-half, half);
+        const c: number[] = [0, 0, 0];
+        const sn: number[] = [0, 0, 0];
+        for (let m = 0; m < 3; m++) {
+          const ph = fatWaves.freq[m][1] * y + fatWaves.freq[m][2] * z + fatWaves.phase[m];
+          sn[m] = Math.sin(ph);
+          c[m] = Math.cos(ph);
+        }
+        const [a0, a1, a2] = fatSx;
+        const [b0, b1, b2] = fatCx;
+        const [c0, c1, c2] = c;
+        const [s0, s1, s2] = sn;
+        const fatHU = hu.fat + 10;
+        for (let i = i0; i <= i1; i++) {
+          const f = a0[i] * c0 + b0[i] * s0 + a1[i] * c1 + b1[i] * s1 + a2[i] * c2 + b2[i] * s2;
+          if (f > 0.9) buf[row + i] = fatHU;
+        }
+      }
       // Paraspinal muscles, either side of the spinous processes.
       fillEllipseRow(buf, row, y, 32, -D + 42, 26, 20, hu.muscle);
       fillEllipseRow(buf, row, y, -32, -D + 42, 26, 20, hu.muscle);
@@ -526,63 +545,69 @@ export function makePhantom(options: PhantomOptions): Phantom {
     }
     for (const l of pLungs) paint(l, k, z, buf, hu.lung, -1, -1);
     for (const g of pGas) paint(g.p, k, z, buf, g.hu, -1, -1);
-    for (const kd of pKidneys) paint(kd, k, z, buf, kidneyHU, -1, -1);
-    paint(pSpleen, k, z, buf, hu.spleen, -1, -1);
-    // Aorta (and nothing else runs through these voxels).
-    for (let j = 0; j < nj; j++) fillEllipseRow(buf, j * ni, y0 - spacing[1] * j, aorta.x, aorta.y, aorta.r, aorta.r, aortaHU);
     paint(pLiver, k, z, buf, hu.liver, 1, -1);
     for (const t of pTumours) paint(t.p, k, z, buf, t.hu, 2, 1);
-    // Spine: vertebral body (cortex and cancellous bone, or an intervertebral disc), canal, spinous process.
+    // Organs painted after the liver clear its label where they lie (the kidney's impression on the
+    // liver, the spine and aorta beside it), so every labelled voxel shows liver or tumour.
+    paint(pSpleen, k, z, buf, hu.spleen, 0, -1);
+    for (const kd of pKidneys) paint(kd, k, z, buf, kidneyHU, 0, -1);
+    const lk = k * plane;
     const dph = z + discPhase - Math.floor((z + discPhase) / discPeriod) * discPeriod;
     const disc = dph < 6;
     for (let j = 0; j < nj; j++) {
       const y = y0 - spacing[1] * j;
       const row = j * ni;
-      if (disc) fillEllipseRow(buf, row, y, 0, spineY, vb.rx, vb.ry, 80);
+      fillEllipseRow(buf, row, y, aorta.x, aorta.y, aorta.r, aorta.r, aortaHU, lk + row);
+      // Spine: vertebral body (cortex and cancellous bone, or an intervertebral disc), canal, spinous process.
+      if (disc) fillEllipseRow(buf, row, y, 0, spineY, vb.rx, vb.ry, 80, lk + row);
       else {
-        fillEllipseRow(buf, row, y, 0, spineY, vb.rx, vb.ry, hu.bone);
+        fillEllipseRow(buf, row, y, 0, spineY, vb.rx, vb.ry, hu.bone, lk + row);
         fillEllipseRow(buf, row, y, 0, spineY, vb.rx - 2.5, vb.ry - 2.5, cancellous);
       }
-      fillEllipseRow(buf, row, y, 0, spineY - vb.ry - 9, 12, 11, hu.bone);
+      fillEllipseRow(buf, row, y, 0, spineY - vb.ry - 9, 12, 11, hu.bone, lk + row);
       fillEllipseRow(buf, row, y, 0, spineY - vb.ry - 9, 8, 7.5, 15);
-      if (!disc) fillEllipseRow(buf, row, y, 0, spineY - vb.ry - 30, 4, 12, hu.bone);
+      if (!disc) fillEllipseRow(buf, row, y, 0, spineY - vb.ry - 30, 4, 12, hu.bone, lk + row);
     }
   };
 
   // Image formation: blur (in-plane per slice, through-plane over a ring of slices), noise, int16.
-  const kx = gaussianKernel(blurSigmaMm / spacing[0]);
-  const ky = gaussianKernel(blurSigmaMm / spacing[1]);
-  const kz = gaussianKernel(blurSigmaMm / spacing[2]);
-  const rz = (kz.length - 1) / 2;
+  const wx = blurWeight(blurSigmaMm / spacing[0]);
+  const wy = blurWeight(blurSigmaMm / spacing[1]);
+  const wz = blurWeight(blurSigmaMm / spacing[2]);
+  const rz = wz > 0 ? 1 : 0;
   const ring = Array.from({ length: 2 * rz + 1 }, () => new Float32Array(plane));
   const tmp = new Float32Array(plane);
-  const table = new Float32Array(65536);
-  for (let t = 0; t < table.length; t++) table[t] = noiseRng.normal() * noiseSigma;
+  const noiseTable = new Float32Array(65536);
+  for (let t = 0; t < noiseTable.length; t++) noiseTable[t] = noiseRng.normal() * noiseSigma;
   let ns = noiseRng.nextU32() | 1;
-  const acc = new Float32Array(plane);
   const finish = (q: number): void => {
-    acc.fill(0);
-    for (let t = -rz; t <= rz; t++) {
-      const src = ring[Math.min(nk - 1, Math.max(0, q + t)) % ring.length];
-      const w = kz[t + rz];
-      for (let v = 0; v < plane; v++) acc[v] += w * src[v];
-    }
+    const cur = ring[q % ring.length];
+    const prev = ring[Math.max(0, q - rz) % ring.length];
+    const next = ring[Math.min(nk - 1, q + rz) % ring.length];
+    const c = 1 - 2 * wz;
+    const w = wz;
     const base = q * plane;
+    const out = image;
+    const table = noiseTable;
+    // The generator state lives in a local for the loop: a captured variable would be loaded and
+    // stored through the closure context on every voxel.
+    let st = ns;
     for (let v = 0; v < plane; v++) {
-      ns ^= ns << 13;
-      ns ^= ns >>> 17;
-      ns ^= ns << 5;
-      let h = Math.round(acc[v] + table[(ns >>> 16) & 0xffff]);
+      st ^= st << 13;
+      st ^= st >>> 17;
+      st ^= st << 5;
+      let h = Math.floor(c * cur[v] + w * (prev[v] + next[v]) + table[st >>> 16] + 0.5);
       if (h < -1024) h = -1024;
       else if (h > 3071) h = 3071;
-      image[base + v] = h;
+      out[base + v] = h;
     }
+    ns = st;
   };
   for (let k = 0; k < nk; k++) {
     const z = z0 + spacing[2] * k;
     const buf = ring[k % ring.length];
     paintBodySlice(k, z, buf);
-    blurPlane(buf, tmp, ni, nj, kx, ky);
+    blurPlane(buf, tmp, ni, nj, wx, wy);
     if (k - rz >= 0) finish(k - rz);
   }
   for (let q = Math.max(0, nk - rz); q < nk; q++) finish(q);

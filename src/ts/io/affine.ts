@@ -12,6 +12,7 @@ export function cloneAffine(a: Affine): Affine {
   return a.map((r) => [...r]);
 }
 
+/** The product a * b of two 4x4 matrices (apply b first, then a). */
 export function matmul4(a: Affine, b: Affine): Affine {
   const out: Affine = [];
   for (let r = 0; r < 4; r++) {
@@ -24,6 +25,7 @@ export function matmul4(a: Affine, b: Affine): Affine {
   return out;
 }
 
+/** Determinant of a 3x3 matrix; negative for a left-handed voxel-to-world mapping. */
 export function det3(m: Mat3): number {
   return (
     m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
@@ -32,10 +34,12 @@ export function det3(m: Mat3): number {
   );
 }
 
+/** The 3x3 rotation-zoom-shear block of an affine. */
 export function linearPart(a: Affine): Mat3 {
   return [a[0].slice(0, 3), a[1].slice(0, 3), a[2].slice(0, 3)];
 }
 
+/** Inverse of a 3x3 matrix by cofactors; throws ERR_INVALID_ARG when singular. */
 export function invert3(m: Mat3): Mat3 {
   const d = det3(m);
   if (!Number.isFinite(d) || d === 0) throw invalidArg('affine', 'is singular (its 3x3 part has no inverse)');
@@ -71,6 +75,7 @@ export function columnNorms(a: Affine): Vec3 {
   return [n(0), n(1), n(2)];
 }
 
+/** True for a 4x4 array of finite numbers. */
 export function isFiniteAffine(a: Affine): boolean {
   return a.length === 4 && a.every((r) => r.length === 4 && r.every(Number.isFinite));
 }

@@ -1,0 +1,194 @@
+/**
+ * `segment()`: a CT in, a liver mask out, in the CT's own geometry.
+ *
+ * Two-stage pipelines run coarse-to-fine as the report did: the coarse model sees the whole
+ * volume resized to its training size and finds the liver; its largest component's box, mapped
+ * back to full resolution and widened by the fine model's margin, is the only region the fine
+ * model segments by sliding windows. Everything runs in canonical (RAS) voxel order and the mask
+ * is put back into the input's orientation at the end, exactly (no interpolation).
+ */
+import { performance } from 'perf_hooks';
+import { describeValue, invalidArg } from '../errors';
+import { maskLike } from '../io/mask';
+import { loadVolume } from '../io/nifti-read';
+import { fromCanonical, toCanonical } from '../io/orientation';
+import type { Size3 } from '../native/tensors';
+import { Box, pasteBack } from '../transforms/crop-foreground';
+import { cropData } from '../transforms/ops';
+import { assertVolume, Vec3, Volume, VoxelArray, withData } from '../volume';
+import { largestComponent, resizeNative } from './native-ops';
+import { LoadedPipeline, loadPipeline } from './pipeline';
+
+export interface SegmentOptions {
+  /** A pipeline or model bundle JSON path, or a pipeline loaded with `loadPipeline`. */
+  model: string | LoadedPipeline;
+  /** 'auto', 'cpu', 'cuda' or 'cuda:N' (used when `model` is a path). */
+  device?: string;
+  /** Sliding-window overlap, 0 <= overlap < 1. Default 0.25. */
+  overlap?: number;
+  /** Window blending: 'gaussian' (default) or 'constant'. */
+  blend?: 'gaussian' | 'constant';
+  /** Windows per forward pass. Default 1 on the CPU, 4 on CUDA. */
+  windowsPerBatch?: number;
+  /** Test-time mirroring over the three axes (8 passes per window). Default false. */
+  mirror?: boolean;
+  /** Keep only the largest 26-connected component. Default true. */
+  keepLargestComponent?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface StageTimings {
+  /** Milliseconds per stage. */
+  load: number;
+  coarse: number;
+  fine: number;
+  postprocess: number;
+  total: number;
+}
+
+/** A liver mask (uint8, 1 = liver) on the input's grid, with what the run did. */
+export interface Mask extends Volume<Uint8Array> {
+  /** False when the coarse stage found no liver; the mask is then empty. */
+  liverFound: boolean;
+  /** The region the fine stage segmented, in canonical (RAS-ordered) voxel indices, [start, end). */
+  roi: Box | null;
+  timings: StageTimings;
+}
+
+function checkOptions(o: SegmentOptions): void {
+  if (o === null || typeof o !== 'object') throw invalidArg('options', `expected an object, got ${describeValue(o)}`);
+  if (typeof o.model !== 'string' && (o.model === null || typeof o.model !== 'object' || !('fine' in o.model))) {
+    throw invalidArg('options.model', 'expected a pipeline or model bundle path, or a loaded pipeline');
+  }
+  if (o.overlap !== undefined && !(typeof o.overlap === 'number' && o.overlap >= 0 && o.overlap < 1)) {
+    throw invalidArg('options.overlap', `expected a number in [0, 1), got ${describeValue(o.overlap)}`);
+  }
+  if (o.windowsPerBatch !== undefined && !(Number.isInteger(o.windowsPerBatch) && o.windowsPerBatch >= 1)) {
+    throw invalidArg('options.windowsPerBatch', `expected a positive integer, got ${describeValue(o.windowsPerBatch)}`);
+  }
+  if (o.blend !== undefined && o.blend !== 'gaussian' && o.blend !== 'constant') {
+    throw invalidArg('options.blend', `expected 'gaussian' or 'constant', got ${describeValue(o.blend)}`);
+  }
+}
+
+/** Maps a box on a resized grid back to the full grid, covering every full voxel it touches. */
+export function mapBoxToFull(box: Box, small: Vec3, full: Vec3, margin: number): Box {
+  const start = [0, 1, 2].map((a) => Math.max(0, Math.floor((box.start[a] * full[a]) / small[a]) - margin)) as Vec3;
+  const end = [0, 1, 2].map((a) => Math.min(full[a], Math.ceil((box.end[a] * full[a]) / small[a]) + margin)) as Vec3;
+  return { start, end };
+}
+
+/** Bounding box [start, end) of the non-zero voxels, or null. */
+export function maskBox(mask: Uint8Array, shape: Vec3): Box | null {
+  const [ni, nj, nk] = shape;
+  const lo: Vec3 = [ni, nj, nk];
+  const hi: Vec3 = [-1, -1, -1];
+  let idx = 0;
+  for (let k = 0; k < nk; k++)
+    for (let j = 0; j < nj; j++)
+      for (let i = 0; i < ni; i++, idx++) {
+        if (mask[idx] === 0) continue;
+        if (i < lo[0]) lo[0] = i;
+        if (i > hi[0]) hi[0] = i;
+        if (j < lo[1]) lo[1] = j;
+        if (j > hi[1]) hi[1] = j;
+        if (k < lo[2]) lo[2] = k;
+        if (k > hi[2]) hi[2] = k;
+      }
+  if (hi[0] < 0) return null;
+  return { start: lo, end: [hi[0] + 1, hi[1] + 1, hi[2] + 1] };
+}
+
+const NATIVE_TYPES = ['Uint8Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Float32Array', 'Float64Array'];
+
+/** The addon reads these types directly; others (uint16, uint32) become float32. */
+function nativeData(data: VoxelArray): Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array {
+  if (NATIVE_TYPES.includes(data.constructor.name)) return data as Uint8Array;
+  return Float32Array.from(data as ArrayLike<number>);
+}
+
+/**
+ * Segments the liver in a CT.
+ * @param input a `Volume` in Hounsfield units, or a NIfTI path.
+ * @example
+ * const mask = await segment('ct.nii.gz', { model: 'models/pipeline.json' });
+ * await saveVolume('liver.nii.gz', mask);
+ * console.log(mask.timings.total, mask.liverFound);
+ */
+export async function segment(input: Volume | string, options: SegmentOptions): Promise<Mask> {
+  checkOptions(options);
+  const t0 = performance.now();
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const volume = typeof input === 'string' ? await loadVolume(input) : input;
+  assertVolume(volume, 'volume');
+  if (volume.shape.some((s) => s < 2)) {
+    throw invalidArg('volume.shape', `${describeValue(volume.shape)} is not a 3D volume (a 2D image or a single slice cannot be segmented)`, 'ERR_SHAPE_MISMATCH');
+  }
+  const pipeline = typeof options.model === 'string' ? await loadPipeline(options.model, { device: options.device }) : options.model;
+  const tLoad = performance.now();
+  signal?.throwIfAborted();
+
+  const { volume: canon, transform } = toCanonical(volume);
+  const data = nativeData(canon.data);
+  const shape = canon.shape as Size3;
+  const onGpu = pipeline.fine.net.device.startsWith('cuda');
+  const windowsPerBatch = options.windowsPerBatch ?? (onGpu ? 4 : 1);
+  const keepLargest = options.keepLargestComponent ?? true;
+
+  let roi: Box | null = { start: [0, 0, 0], end: [...shape] as Vec3 };
+  let tCoarse = tLoad;
+  if (pipeline.kind === 'two-stage' && pipeline.coarse) {
+    const coarse = pipeline.coarse;
+    const size = coarse.bundle.inputSize as Size3;
+    const resized = await resizeNative(data, shape, size, 'area');
+    signal?.throwIfAborted();
+    const pred = await coarse.net.predictVolume({ data: resized, shape: size }, { sliding: false, intensity: coarse.bundle.intensity, output: 'mask' });
+    const small = (await largestComponent(pred.data as Uint8Array, size)).mask;
+    const box = maskBox(small, size);
+    roi = box ? mapBoxToFull(box, size, shape, pipeline.margin) : null;
+    tCoarse = performance.now();
+  }
+
+  let full: Uint8Array;
+  if (roi === null) {
+    full = new Uint8Array(data.length);
+  } else {
+    signal?.throwIfAborted();
+    const fine = pipeline.fine;
+    const size = [0, 1, 2].map((a) => roi!.end[a] - roi!.start[a]) as Vec3;
+    const whole = size.every((s, a) => s === shape[a]);
+    const crop = whole ? data : cropData(data, shape, roi.start, size);
+    const pred = await fine.net.predictVolume(
+      { data: crop, shape: size },
+      {
+        roi: fine.bundle.inputSize as Size3,
+        overlap: options.overlap ?? 0.25,
+        blend: options.blend ?? 'gaussian',
+        batchSize: windowsPerBatch,
+        mirror: options.mirror ?? false,
+        intensity: fine.bundle.intensity,
+        output: 'mask',
+        signal,
+      },
+    );
+    const roiMask = (pred.data as Uint8Array).subarray(0, size[0] * size[1] * size[2]);
+    full = whole ? roiMask : pasteBack(withData(canon, roiMask, size), roi, shape).data;
+  }
+  const tFine = performance.now();
+
+  let liverFound = roi !== null;
+  if (liverFound && keepLargest) {
+    const kept = await largestComponent(full, shape);
+    full = kept.mask;
+    liverFound = kept.keptVoxels > 0;
+  }
+  const restored = fromCanonical(withData(canon, full), transform);
+  const tPost = performance.now();
+  return {
+    ...maskLike(volume, restored.data),
+    liverFound,
+    roi,
+    timings: { load: tLoad - t0, coarse: tCoarse - tLoad, fine: tFine - tCoarse, postprocess: tPost - tFine, total: tPost - t0 },
+  };
+}
