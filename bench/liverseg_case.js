@@ -38,6 +38,8 @@ function parseArgs(argv) {
     seed: 0,
     path: undefined,
     slices: 200,
+    'in-plane': 512,
+    window: 128,
     tag: '',
   };
   for (let i = 0; i < argv.length; i++) {
@@ -133,16 +135,21 @@ async function main() {
     threads: a.threads || null,
     tag: a.tag || null,
   };
-  const { loadBinding, backend } = require(path.join(LIB, 'native', 'loader'));
-  if (a.threads > 0) loadBinding().setNumThreads(a.threads);
-  const be = backend();
-  result.torch = be.torchVersion;
-  result.threads = be.threads;
-  result.mkldnn = be.mkldnn;
+  if (a.case !== 'nifti') {
+    // The nifti case stays off the addon, as the peer's stays off torch: LibTorch alone is about
+    // 150 MiB of resident memory that would blur the comparison.
+    const { loadBinding, backend } = require(path.join(LIB, 'native', 'loader'));
+    if (a.threads > 0) loadBinding().setNumThreads(a.threads);
+    const be = backend();
+    result.torch = be.torchVersion;
+    result.threads = be.threads;
+    result.mkldnn = be.mkldnn;
+  }
 
   let step;
   let model;
   let extra = () => ({});
+  let cleanup = async () => {};
   if (a.case === 'forward' || a.case === 'train') {
     const { ResUNet } = require(path.join(LIB, 'nets', 'resunet'));
     const precision = a.amp === 'off' ? 'off' : a.amp;
@@ -197,9 +204,9 @@ async function main() {
     };
     extra = () => ({ load_only_median_s: r4(median(loadTimes.slice(a.warmup))) });
   } else {
-    const inferers = tryRequire('inferers');
+    const segMod = tryRequire(path.join('inferers', 'segment')) || tryRequire('inferers') || tryRequire('index');
     const phantomMod = tryRequire(path.join('data', 'phantom'));
-    if (!inferers || typeof inferers.segment !== 'function') {
+    if (!segMod || typeof segMod.segment !== 'function') {
       result.skipped = 'segment not available (lib/inferers has no segment yet)';
       console.log(JSON.stringify(result));
       return;
@@ -209,18 +216,20 @@ async function main() {
       console.log(JSON.stringify(result));
       return;
     }
-    result.shape = [512, 512, a.slices];
-    const ph = phantomMod.makePhantom({ shape: [512, 512, a.slices], seed: a.seed });
+    const n = a['in-plane'];
+    result.shape = [n, n, a.slices];
     const seg = require(path.join(__dirname, 'segment_case.js'));
-    const run = await seg.prepare(inferers, ph, a);
+    const run = await seg.prepare(segMod.segment, phantomMod.makePhantom, a);
     result.model = run.description;
+    await run.warm();
     const stages = [];
     step = async () => {
       const out = await run.once();
-      stages.push(out.stages || null);
+      stages.push(out.stages);
       return out.shape;
     };
-    extra = () => ({ stages_s: seg.medianStages(stages.slice(a.warmup)) });
+    cleanup = run.cleanup;
+    extra = () => ({ stages_s: seg.medianStages(stages.slice(a.warmup)), ...(run.info() || {}) });
   }
 
   result.base_rss_mib = r1(rssMiB());
@@ -244,6 +253,7 @@ async function main() {
     ...extra(),
   });
   if (model) await model.dispose();
+  await cleanup();
   console.log(JSON.stringify(result));
 }
 

@@ -1,9 +1,10 @@
 import { ResUNet } from '../src/ts/nets/resunet';
 import { sphereBatch } from './helpers/shapes';
+import { testDevice } from './helpers/device';
 
 describe('native work runs off the JS thread', () => {
   it('a 10 ms interval keeps firing while training steps run', async () => {
-    const net = await ResUNet.create({ channels: [8, 16, 32, 64], device: 'cpu' });
+    const net = await ResUNet.create({ channels: [8, 16, 32, 64], device: testDevice });
     const { images, labels } = sphereBatch(48, 14);
     const ticks: number[] = [];
     const timer = setInterval(() => ticks.push(Date.now()), 10);

@@ -3,6 +3,7 @@ import { ResUNet } from '../src/ts/nets/resunet';
 import { loadBinding } from '../src/ts/native/loader';
 import type { Batch } from '../src/ts/native/tensors';
 import { randomFloats, sphereBatch } from './helpers/shapes';
+import { testDevice } from './helpers/device';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
   try {
@@ -18,7 +19,7 @@ async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<string> {
 describe('bad input gets a LiversegError with a code, and the process survives', () => {
   let net: ResUNet;
   beforeAll(async () => {
-    net = await ResUNet.create({ channels: [4, 8, 16], device: 'cpu' });
+    net = await ResUNet.create({ channels: [4, 8, 16], device: testDevice });
   });
 
   it('wrong rank', async () => {

@@ -1,12 +1,13 @@
 import { ResUNet } from '../src/ts/nets/resunet';
-import { parameterCount } from '../src/ts/nets/config';
+import { ModelOptions, parameterCount } from '../src/ts/nets/config';
+import { testDevice } from './helpers/device';
 import { randomFloats, sphereBatch } from './helpers/shapes';
 
-const tiny = { channels: [4, 8, 16, 32], device: 'cpu', seed: 3 } as const;
+const tiny: ModelOptions = { channels: [4, 8, 16, 32], device: testDevice, seed: 3 };
 
 describe('ResUNet3D', () => {
   it('keeps the input spatial shape for sizes not divisible by 16 (37x45x29)', async () => {
-    const net = await ResUNet.create({ channels: [2, 4, 8, 16, 32], device: 'cpu' });
+    const net = await ResUNet.create({ channels: [2, 4, 8, 16, 32], device: testDevice });
     const shape: [number, number, number, number, number] = [1, 1, 37, 45, 29];
     const out = await net.forward({ data: randomFloats(37 * 45 * 29), shape });
     expect(out.shape).toEqual(shape);
@@ -21,7 +22,7 @@ describe('ResUNet3D', () => {
     ['plain', { channels: [16, 32, 64, 128, 256], block: 'plain' as const }],
     ['two outputs, three levels', { channels: [8, 16, 32], outChannels: 2 }],
   ])('has the parameter count the layer formula gives (%s)', async (_name, arch) => {
-    const net = await ResUNet.create({ ...arch, device: 'cpu' });
+    const net = await ResUNet.create({ ...arch, device: testDevice });
     expect(net.parameterCount).toBe(parameterCount(arch));
   });
 
@@ -32,7 +33,7 @@ describe('ResUNet3D', () => {
     const expected =
       res(1, 16) + res(16, 32) + res(32, 64) + res(64, 128) + res(128, 256) +
       res(384, 128) + res(192, 64) + res(96, 32) + res(48, 16) + conv(16, 1, 1);
-    const net = await ResUNet.create({ device: 'cpu' });
+    const net = await ResUNet.create({ device: testDevice });
     expect(net.parameterCount).toBe(expected);
   });
 
@@ -81,7 +82,7 @@ describe('ResUNet3D', () => {
   it('serialises concurrent calls on one model and returns each its own result', async () => {
     const net = await ResUNet.create(tiny);
     const inputs = [1, 2, 3].map((s) => ({ data: randomFloats(16 ** 3, s), shape: [1, 1, 16, 16, 16] as [number, number, number, number, number] }));
-    const sequential = [];
+    const sequential: Awaited<ReturnType<ResUNet['forward']>>[] = [];
     for (const x of inputs) sequential.push(await net.forward(x));
     const concurrent = await Promise.all(inputs.map((x) => net.forward(x)));
     concurrent.forEach((y, i) => expect(Array.from(y.data)).toEqual(Array.from(sequential[i].data)));

@@ -48,6 +48,17 @@ std::string string_or(const Napi::Object& o, const char* key, const std::string&
 
 }  // namespace
 
+void* typed_array_data(const Napi::TypedArray& ta) {
+  // Straight from napi_get_typedarray_info: it also works for arrays over a SharedArrayBuffer,
+  // which Napi::ArrayBuffer cannot wrap (the data loader's cache lives in shared memory).
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  NAPI_THROW_IF_FAILED(ta.Env(), napi_get_typedarray_info(ta.Env(), ta, &type, &length, &data, &buffer, &offset), nullptr);
+  return data;
+}
+
 TensorArg read_tensor(const Napi::Value& value, const char* name) {
   Napi::Env env = value.Env();
   if (!value.IsObject()) type_error(env, name, "expected { data, shape }");
@@ -73,7 +84,7 @@ TensorArg read_tensor(const Napi::Value& value, const char* name) {
     throw e;
   }
   const auto dtype = dtype_of(env, ta.TypedArrayType(), name);
-  void* ptr = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  void* ptr = typed_array_data(ta);
   TensorArg arg;
   arg.tensor = n == 0 ? torch::empty(shape, torch::dtype(dtype)) : torch::from_blob(ptr, shape, torch::dtype(dtype));
   arg.holder = data;

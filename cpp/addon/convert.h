@@ -19,6 +19,9 @@ struct TensorArg {
   Napi::Value holder;
 };
 
+// The first element of a typed array, whether its buffer is an ArrayBuffer or a SharedArrayBuffer.
+void* typed_array_data(const Napi::TypedArray& ta);
+
 // value: { data: TypedArray, shape: number[] } with shape in tensor order.
 TensorArg read_tensor(const Napi::Value& value, const char* name);
 

@@ -118,7 +118,7 @@ Napi::Value ModelWrap::PredictVolume(const Napi::CallbackInfo& info) {
     if (flag.TypedArrayType() != napi_int32_array || flag.ElementLength() < 1) {
       throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'cancel': expected an Int32Array of length 1");
     }
-    options.window.cancel = reinterpret_cast<const int32_t*>(static_cast<uint8_t*>(flag.ArrayBuffer().Data()) + flag.ByteOffset());
+    options.window.cancel = static_cast<const int32_t*>(typed_array_data(flag));
     keep.push_back(info[2]);
   }
   auto out = std::make_shared<torch::Tensor>();

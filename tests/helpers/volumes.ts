@@ -1,9 +1,10 @@
 /** Small in-memory volumes for the transform and data tests. */
 import type { Affine, Vec3, Volume, VoxelArray } from '../../src/ts/volume';
 
-/** A volume over `data` with the given shape; affine diag(spacing) with `origin`, unless `affine` is given. */
+/** A volume over `data` with the given shape; affine diag(spacing) with `origin`, unless `affine` is given (spacing then defaults to its column norms). */
 export function vol<T extends VoxelArray>(data: T, shape: Vec3, opts: { spacing?: Vec3; origin?: Vec3; affine?: Affine } = {}): Volume<T> {
-  const spacing = opts.spacing ?? [1, 1, 1];
+  const fromAffine = opts.affine && ([0, 1, 2].map((c) => Math.hypot(opts.affine![0][c], opts.affine![1][c], opts.affine![2][c])) as Vec3);
+  const spacing = opts.spacing ?? fromAffine ?? [1, 1, 1];
   const o = opts.origin ?? [0, 0, 0];
   const affine = opts.affine ?? [
     [spacing[0], 0, 0, o[0]],

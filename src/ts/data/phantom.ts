@@ -10,13 +10,18 @@ import type { Affine, Vec3, Volume } from '../volume';
 import { geometryFromAffine } from '../io';
 import { Rng } from '../util/rng';
 
+// Module-level aliases: a global `Math` lookup per call is costly in hot loops (very much so
+// inside jest's vm sandbox), a module constant is not.
+const { abs, atan2, ceil, cos, floor, hypot, max, min, sin, sqrt } = Math;
+
+
 /** Options of {@link makePhantom}. Every random choice defaults from `seed`. */
 export interface PhantomOptions {
   /** Output shape [ni, nj, nk]. */
   shape: number[];
   /**
    * Voxel size in mm. Default: chosen so the field of view is a clinical one (300..460 mm across, which is
-   * 0.6..0.9 mm in-plane at 512 px; 180..360 mm long, about 1..2 mm slices at 200 slices).
+   * 0.6..0.9 mm in-plane at 512 px; 200..400 mm long, 1..2 mm slices at 200 slices).
    */
   spacing?: number[];
   /** Seed for every random choice. Default 0. */
@@ -83,8 +88,8 @@ const TAU = 2 * Math.PI;
 function ellipsoidR2(e: Ellipsoid, x: number, y: number, z: number): number {
   const dx = x - e.c[0];
   const dy = y - e.c[1];
-  const c = Math.cos(e.rot);
-  const s = Math.sin(e.rot);
+  const c = cos(e.rot);
+  const s = sin(e.rot);
   const u = (c * dx + s * dy) / e.a[0];
   const v = (-s * dx + c * dy) / e.a[1];
   const w = (z - e.c[2]) / e.a[2];
@@ -93,26 +98,26 @@ function ellipsoidR2(e: Ellipsoid, x: number, y: number, z: number): number {
 
 function deformation(b: Blob, x: number, y: number, z: number): number {
   let d = 0;
-  for (let m = 0; m < b.amp.length; m++) d += b.amp[m] * Math.sin(b.freq[m][0] * x + b.freq[m][1] * y + b.freq[m][2] * z + b.phase[m]);
+  for (let m = 0; m < b.amp.length; m++) d += b.amp[m] * sin(b.freq[m][0] * x + b.freq[m][1] * y + b.freq[m][2] * z + b.phase[m]);
   return d;
 }
 
 function ampSum(b: Blob): number {
-  return b.amp.reduce((s, a) => s + Math.abs(a), 0);
+  return b.amp.reduce((s, a) => s + abs(a), 0);
 }
 
 /** Axis-aligned bounds of a blob in mm: [min, max] per axis. */
 function blobBounds(b: Blob): [Vec3, Vec3] {
-  const grow = 1 / (1 - Math.min(0.5, ampSum(b)));
+  const grow = 1 / (1 - min(0.5, ampSum(b)));
   const lo: Vec3 = [Infinity, Infinity, Infinity];
   const hi: Vec3 = [-Infinity, -Infinity, -Infinity];
   for (const e of b.parts) {
-    const c = Math.cos(e.rot);
-    const s = Math.sin(e.rot);
-    const ext = [Math.hypot(e.a[0] * c, e.a[1] * s), Math.hypot(e.a[0] * s, e.a[1] * c), e.a[2]];
+    const c = cos(e.rot);
+    const s = sin(e.rot);
+    const ext = [hypot(e.a[0] * c, e.a[1] * s), hypot(e.a[0] * s, e.a[1] * c), e.a[2]];
     for (let d = 0; d < 3; d++) {
-      lo[d] = Math.min(lo[d], e.c[d] - ext[d] * grow);
-      hi[d] = Math.max(hi[d], e.c[d] + ext[d] * grow);
+      lo[d] = min(lo[d], e.c[d] - ext[d] * grow);
+      hi[d] = max(hi[d], e.c[d] + ext[d] * grow);
     }
   }
   return [lo, hi];
@@ -123,7 +128,7 @@ function randomWaves(rng: Rng, n: number, amp: number, wavelength: [number, numb
   for (let m = 0; m < n; m++) {
     // A random direction (normalised Gaussian vector) and a wavelength in mm.
     let v = [rng.normal(), rng.normal(), rng.normal()];
-    const len = Math.hypot(v[0], v[1], v[2]) || 1;
+    const len = hypot(v[0], v[1], v[2]) || 1;
     const k = TAU / rng.uniform(wavelength[0], wavelength[1]);
     v = v.map((x) => (x / len) * k);
     out.freq.push([v[0], v[1], v[2]]);
@@ -135,8 +140,8 @@ function randomWaves(rng: Rng, n: number, amp: number, wavelength: [number, numb
 
 /** Field-of-view defaults: clinical sizes, see {@link PhantomOptions.spacing}. */
 function defaultSpacing(shape: Vec3, rng: Rng): Vec3 {
-  const inPlane = rng.uniform(300, 460) / Math.max(shape[0], shape[1]);
-  const zFov = rng.uniform(180, 360);
+  const inPlane = rng.uniform(300, 460) / max(shape[0], shape[1]);
+  const zFov = rng.uniform(200, 400);
   return [inPlane, inPlane, zFov / shape[2]];
 }
 
@@ -146,7 +151,7 @@ function defaultSpacing(shape: Vec3, rng: Rng): Vec3 {
  * three taps keep the blur to one read per neighbour.
  */
 function blurWeight(sigma: number): number {
-  return Math.min(0.25, (sigma * sigma) / 2);
+  return min(0.25, (sigma * sigma) / 2);
 }
 
 /** Separable 3-tap in-plane blur of one slice (edges clamped); `tmp` is scratch, the result is back in `p`. */
@@ -245,7 +250,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
   const tf = geo.uniform(8, 25);
   const tm = geo.uniform(8, 14);
   const bodyWave = { amp: geo.uniform(0.02, 0.05), k: TAU / geo.uniform(300, 600), ph: geo.uniform(0, TAU) };
-  const bodyScale = (z: number): number => 1 + bodyWave.amp * Math.sin(bodyWave.k * z + bodyWave.ph);
+  const bodyScale = (z: number): number => 1 + bodyWave.amp * sin(bodyWave.k * z + bodyWave.ph);
   const Wc = W - tf - tm; // abdominal cavity at z = 0 (scaled like the body elsewhere)
   const Dc = D - tf - tm;
 
@@ -300,21 +305,32 @@ export function makePhantom(options: PhantomOptions): Phantom {
   const ribPhase = geo.uniform(0, ribPeriod);
   const ribSlope = geo.uniform(50, 80);
 
-  const liverContains = (x: number, y: number, z: number): boolean => {
+  const blobContains = (b: Blob, x: number, y: number, z: number): boolean => {
     const s = bodyScale(z);
-    if ((x / (Wc * s)) ** 2 + (y / (Dc * s)) ** 2 >= 1) return false;
+    if (b.clip && (x / (Wc * s)) ** 2 + (y / (Dc * s)) ** 2 >= 1) return false;
     let r2 = Infinity;
-    for (const e of liver.parts) r2 = Math.min(r2, ellipsoidR2(e, x, y, z));
-    const d = 1 + deformation(liver, x, y, z);
+    for (const e of b.parts) r2 = min(r2, ellipsoidR2(e, x, y, z));
+    const d = 1 + deformation(b, x, y, z);
     return r2 * d * d < 1;
   };
+  // Where the liver is and no organ painted after it takes the place (see paintBodySlice).
+  const liverContains = (x: number, y: number, z: number): boolean =>
+    blobContains(liver, x, y, z) &&
+    !blobContains(spleen, x, y, z) &&
+    !kidneys.some((kd) => blobContains(kd, x, y, z)) &&
+    (x - aorta.x) ** 2 + (y - aorta.y) ** 2 >= aorta.r ** 2 &&
+    (x / 12) ** 2 + ((y - (spineY - vb.ry - 9)) / 11) ** 2 >= 1 &&
+    (x / vb.rx) ** 2 + ((y - spineY) / vb.ry) ** 2 >= 1;
   const tumours: { blob: Blob; hu: number; centre: Vec3; radius: number }[] = [];
   const [llo, lhi] = blobBounds(liver);
   for (let t = 0; t < nTumours; t++) {
     const radius = geo.uniform(5, 25);
     for (let attempt = 0; attempt < 200; attempt++) {
       const c: Vec3 = [geo.uniform(llo[0], lhi[0]), geo.uniform(llo[1], lhi[1]), geo.uniform(llo[2], lhi[2])];
-      if (!liverContains(c[0], c[1], c[2])) continue;
+      // Mostly intrahepatic: the centre and six points half a radius away lie in the liver.
+      const h = radius / 2;
+      const probes: Vec3[] = [c, [c[0] + h, c[1], c[2]], [c[0] - h, c[1], c[2]], [c[0], c[1] + h, c[2]], [c[0], c[1] - h, c[2]], [c[0], c[1], c[2] + h], [c[0], c[1], c[2] - h]];
+      if (!probes.every((q) => liverContains(q[0], q[1], q[2]))) continue;
       tumours.push({
         blob: { parts: [{ c, a: [radius * geo.uniform(0.8, 1.2), radius * geo.uniform(0.8, 1.2), radius * geo.uniform(0.8, 1.2)], rot: geo.uniform(0, Math.PI) }], ...randomWaves(geo, 2, 0.08, [15, 50]), clip: true },
         hu: geo.uniform(20, 40),
@@ -368,21 +384,21 @@ export function makePhantom(options: PhantomOptions): Phantom {
   }
   const prep = (blob: Blob): Prepared => {
     const [lo, hi] = blobBounds(blob);
-    const A = Math.min(0.5, ampSum(blob));
+    const A = min(0.5, ampSum(blob));
     return {
       blob,
       lo,
       hi,
-      sx: blob.freq.map((f) => xs.map((x) => Math.sin(f[0] * x))),
-      cx: blob.freq.map((f) => xs.map((x) => Math.cos(f[0] * x))),
+      sx: blob.freq.map((f) => xs.map((x) => sin(f[0] * x))),
+      cx: blob.freq.map((f) => xs.map((x) => cos(f[0] * x))),
       inner2: 1 / ((1 + A) * (1 + A)),
       outer2: 1 / ((1 - A) * (1 - A)),
-      rotC: blob.parts.map((e) => Math.cos(e.rot)),
-      rotS: blob.parts.map((e) => Math.sin(e.rot)),
+      rotC: blob.parts.map((e) => cos(e.rot)),
+      rotS: blob.parts.map((e) => sin(e.rot)),
     };
   };
-  const iRange = (lo: number, hi: number): [number, number] => [Math.max(0, Math.ceil((x0 - hi) / spacing[0])), Math.min(ni - 1, Math.floor((x0 - lo) / spacing[0]))];
-  const jRange = (lo: number, hi: number): [number, number] => [Math.max(0, Math.ceil((y0 - hi) / spacing[1])), Math.min(nj - 1, Math.floor((y0 - lo) / spacing[1]))];
+  const iRange = (lo: number, hi: number): [number, number] => [max(0, ceil((x0 - hi) / spacing[0])), min(ni - 1, floor((x0 - lo) / spacing[0]))];
+  const jRange = (lo: number, hi: number): [number, number] => [max(0, ceil((y0 - hi) / spacing[1])), min(nj - 1, floor((y0 - lo) / spacing[1]))];
 
   const nParts = 4;
   const U0 = new Float64Array(nParts);
@@ -430,8 +446,8 @@ export function makePhantom(options: PhantomOptions): Phantom {
       if (!anyRow) continue;
       for (let m = 0; m < nw; m++) {
         const ph = b.freq[m][1] * y + b.freq[m][2] * z + b.phase[m];
-        SB[m] = Math.sin(ph);
-        CB[m] = Math.cos(ph);
+        SB[m] = sin(ph);
+        CB[m] = cos(ph);
       }
       const row = j * ni;
       for (let i = i0; i <= i1; i++) {
@@ -472,7 +488,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
   const fillEllipseRow = (buf: Float32Array, row: number, y: number, xc: number, yc: number, a: number, b: number, value: number, lrow = -1): void => {
     const t = 1 - ((y - yc) / b) ** 2;
     if (t <= 0) return;
-    const half = a * Math.sqrt(t);
+    const half = a * sqrt(t);
     const [i0, i1] = iRange(xc - half, xc + half);
     if (i1 < i0) return;
     buf.fill(value, row + i0, row + i1 + 1);
@@ -480,8 +496,8 @@ export function makePhantom(options: PhantomOptions): Phantom {
   };
 
   const fatWaves = randomWaves(geo, 3, 1, [50, 110]);
-  const fatSx = fatWaves.freq.map((f) => xs.map((x) => Math.sin(f[0] * x)));
-  const fatCx = fatWaves.freq.map((f) => xs.map((x) => Math.cos(f[0] * x)));
+  const fatSx = fatWaves.freq.map((f) => xs.map((x) => sin(f[0] * x)));
+  const fatCx = fatWaves.freq.map((f) => xs.map((x) => cos(f[0] * x)));
 
   const paintBodySlice = (k: number, z: number, buf: Float32Array): void => {
     buf.fill(hu.air);
@@ -492,7 +508,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
     const inRibs = z > ribBottom;
     for (let j = 0; j < nj; j++) {
       const y = y0 - spacing[1] * j;
-      if (Math.abs(y) >= Db) continue;
+      if (abs(y) >= Db) continue;
       const row = j * ni;
       fillEllipseRow(buf, row, y, 0, 0, Wb, Db, hu.fat);
       fillEllipseRow(buf, row, y, 0, 0, Wm, Dm, hu.muscle);
@@ -501,14 +517,14 @@ export function makePhantom(options: PhantomOptions): Phantom {
       // and soft tissue in others, as in real scans.
       const tc = 1 - (y / Di) ** 2;
       if (tc > 0) {
-        const half = Wi * Math.sqrt(tc);
+        const half = Wi * sqrt(tc);
         const [i0, i1] = iRange(-half, half);
         const c: number[] = [0, 0, 0];
         const sn: number[] = [0, 0, 0];
         for (let m = 0; m < 3; m++) {
           const ph = fatWaves.freq[m][1] * y + fatWaves.freq[m][2] * z + fatWaves.phase[m];
-          sn[m] = Math.sin(ph);
-          c[m] = Math.cos(ph);
+          sn[m] = sin(ph);
+          c[m] = cos(ph);
         }
         const [a0, a1, a2] = fatSx;
         const [b0, b1, b2] = fatCx;
@@ -527,17 +543,17 @@ export function makePhantom(options: PhantomOptions): Phantom {
         // Ribs: bands in the muscle wall that run down from the spine towards the front.
         const tm2 = 1 - (y / Dm) ** 2;
         if (tm2 > 0) {
-          const half = Wm * Math.sqrt(tm2);
+          const half = Wm * sqrt(tm2);
           const [i0, i1] = iRange(-half, half);
           for (let i = i0; i <= i1; i++) {
             const x = xs[i];
             const rc = (x / Wi) ** 2 + (y / Di) ** 2;
             if (rc < 1) continue;
-            const theta = Math.atan2(y / Dm, x / Wm); // -pi/2 at the back, +pi/2 at the front
-            const fromBack = Math.abs(theta + Math.PI / 2) > Math.PI ? TAU - Math.abs(theta + Math.PI / 2) : Math.abs(theta + Math.PI / 2);
+            const theta = atan2(y / Dm, x / Wm); // -pi/2 at the back, +pi/2 at the front
+            const fromBack = abs(theta + Math.PI / 2) > Math.PI ? TAU - abs(theta + Math.PI / 2) : abs(theta + Math.PI / 2);
             if (fromBack > Math.PI - 0.45) continue; // costal cartilage gap at the front midline
             const h = z + ribSlope * (fromBack / Math.PI) + ribPhase;
-            const ph = h - Math.floor(h / ribPeriod) * ribPeriod;
+            const ph = h - floor(h / ribPeriod) * ribPeriod;
             if (ph < 9) buf[row + i] = ph < 1.5 || ph > 7.5 ? hu.bone : cancellous;
           }
         }
@@ -552,7 +568,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
     paint(pSpleen, k, z, buf, hu.spleen, 0, -1);
     for (const kd of pKidneys) paint(kd, k, z, buf, kidneyHU, 0, -1);
     const lk = k * plane;
-    const dph = z + discPhase - Math.floor((z + discPhase) / discPeriod) * discPeriod;
+    const dph = z + discPhase - floor((z + discPhase) / discPeriod) * discPeriod;
     const disc = dph < 6;
     for (let j = 0; j < nj; j++) {
       const y = y0 - spacing[1] * j;
@@ -582,8 +598,8 @@ export function makePhantom(options: PhantomOptions): Phantom {
   let ns = noiseRng.nextU32() | 1;
   const finish = (q: number): void => {
     const cur = ring[q % ring.length];
-    const prev = ring[Math.max(0, q - rz) % ring.length];
-    const next = ring[Math.min(nk - 1, q + rz) % ring.length];
+    const prev = ring[max(0, q - rz) % ring.length];
+    const next = ring[min(nk - 1, q + rz) % ring.length];
     const c = 1 - 2 * wz;
     const w = wz;
     const base = q * plane;
@@ -596,7 +612,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
       st ^= st << 13;
       st ^= st >>> 17;
       st ^= st << 5;
-      let h = Math.floor(c * cur[v] + w * (prev[v] + next[v]) + table[st >>> 16] + 0.5);
+      let h = floor(c * cur[v] + w * (prev[v] + next[v]) + table[st >>> 16] + 0.5);
       if (h < -1024) h = -1024;
       else if (h > 3071) h = 3071;
       out[base + v] = h;
@@ -610,7 +626,7 @@ export function makePhantom(options: PhantomOptions): Phantom {
     blurPlane(buf, tmp, ni, nj, wx, wy);
     if (k - rz >= 0) finish(k - rz);
   }
-  for (let q = Math.max(0, nk - rz); q < nk; q++) finish(q);
+  for (let q = max(0, nk - rz); q < nk; q++) finish(q);
 
   const header = geometryFromAffine(affine, spacing, shape);
   const imageVol: Volume<Int16Array> = { data: image, shape: [...shape] as Vec3, spacing: [...spacing] as Vec3, affine, header: { ...header, datatype: 4, description: `liverseg phantom seed ${seed}` } };

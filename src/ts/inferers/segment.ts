@@ -16,6 +16,7 @@ import type { Size3 } from '../native/tensors';
 import { Box, pasteBack } from '../transforms/crop-foreground';
 import { cropData } from '../transforms/ops';
 import { assertVolume, Vec3, Volume, VoxelArray, withData } from '../volume';
+import { throwIfAborted } from '../util/abort';
 import { largestComponent, resizeNative } from './native-ops';
 import { LoadedPipeline, loadPipeline } from './pipeline';
 
@@ -119,7 +120,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   checkOptions(options);
   const t0 = performance.now();
   const signal = options.signal;
-  signal?.throwIfAborted();
+  throwIfAborted(signal, 'segment()');
   const volume = typeof input === 'string' ? await loadVolume(input) : input;
   assertVolume(volume, 'volume');
   if (volume.shape.some((s) => s < 2)) {
@@ -127,7 +128,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   }
   const pipeline = typeof options.model === 'string' ? await loadPipeline(options.model, { device: options.device }) : options.model;
   const tLoad = performance.now();
-  signal?.throwIfAborted();
+  throwIfAborted(signal, 'segment()');
 
   const { volume: canon, transform } = toCanonical(volume);
   const data = nativeData(canon.data);
@@ -142,7 +143,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
     const coarse = pipeline.coarse;
     const size = coarse.bundle.inputSize as Size3;
     const resized = await resizeNative(data, shape, size, 'area');
-    signal?.throwIfAborted();
+    throwIfAborted(signal, 'segment()');
     const pred = await coarse.net.predictVolume({ data: resized, shape: size }, { sliding: false, intensity: coarse.bundle.intensity, output: 'mask' });
     const small = (await largestComponent(pred.data as Uint8Array, size)).mask;
     const box = maskBox(small, size);
@@ -154,7 +155,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   if (roi === null) {
     full = new Uint8Array(data.length);
   } else {
-    signal?.throwIfAborted();
+    throwIfAborted(signal, 'segment()');
     const fine = pipeline.fine;
     const size = [0, 1, 2].map((a) => roi!.end[a] - roi!.start[a]) as Vec3;
     const whole = size.every((s, a) => s === shape[a]);

@@ -68,8 +68,11 @@ const UNSUPPORTED_DATATYPES: ReadonlyMap<number, string> = new Map([
 
 /** The NIfTI datatype for a typed array (its constructor decides). */
 export function datatypeOf(data: VoxelArray): NiftiDatatype {
-  for (const dt of NIFTI_DATATYPES.values()) if (data instanceof dt.array) return dt;
-  throw new TypeError(`no NIfTI datatype for ${Object.prototype.toString.call(data)}`);
+  // By tag, not instanceof: arrays made by the native addon or another realm (jest, vm) have
+  // other constructors with the same names.
+  const tag = Object.prototype.toString.call(data);
+  for (const dt of NIFTI_DATATYPES.values()) if (tag === `[object ${dt.array.name}]`) return dt;
+  throw new TypeError(`no NIfTI datatype for ${tag}`);
 }
 
 /** Everything the reader needs from a header, already validated. */

@@ -20,29 +20,60 @@ export function packageRoot(): string {
   return path.resolve(__dirname, '..', '..');
 }
 
+/** The file node-gyp-build would load from `root`, or undefined when it finds none. */
+function selectedAddon(root: string): string | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    return nodeGypBuild.resolve(root);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The shared library a failed dlopen names: Linux ("cannot open shared object file") or macOS ("Library not loaded"). */
+function missingLibrary(raw: string): string | undefined {
+  const linux = /([\w.+-]+\.so[\w.]*): cannot open shared object file/.exec(raw);
+  if (linux) return linux[1];
+  const mac = /Library not loaded: (?:@rpath\/)?(\S+)/.exec(raw);
+  return mac ? path.basename(mac[1]) : undefined;
+}
+
 function explain(err: unknown, root: string): LiversegError {
   const raw = err instanceof Error ? err.message : String(err);
-  const missingLib = /(lib[\w.+-]+\.so[\w.]*): cannot open shared object file/.exec(raw);
-  const tried = [
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`),
-    path.join(root, 'build', 'Release', 'liverseg.node'),
-  ];
-  let how: string;
-  if (missingLib) {
-    how =
-      `The addon was found but the shared library ${missingLib[1]} (part of LibTorch) could not be loaded. ` +
-      `Install LibTorch (Debian/Ubuntu: 'apt-get install libtorch-dev'), or rebuild against your own LibTorch ` +
-      `with 'Torch_DIR=/path/to/libtorch/share/cmake/Torch npm run build:native'.`;
+  const lib = missingLibrary(raw);
+  const addon = selectedAddon(root);
+  // An installed package is rebuilt through npm (its install script runs cmake-js); a checkout has its own script.
+  const checkout = fs.existsSync(path.join(root, 'tsconfig.json'));
+  const rebuild = checkout ? 'npm run build:native' : 'npm rebuild liverseg';
+  let message: string;
+  if (lib) {
+    const isTorch = /^lib(torch|c10|caffe2|shm|gomp|cudnn|cublas|cudart|nvrtc|nvToolsExt)/.test(lib);
+    // Debian's LibTorch versions its sonames (libtorch_cpu.so.1.13): the addon needs that exact release.
+    const version = /^lib(?:torch|c10)\w*\.so\.(\d+\.\d+)/.exec(lib)?.[1];
+    message =
+      `liverseg could not load its native addon ${addon ?? '(in ' + root + ')'}: ` +
+      `the shared library ${lib}${isTorch ? ' (part of LibTorch)' : ''} was not found` +
+      `${version ? ` (the addon was built against LibTorch ${version})` : ''}. ` +
+      `Install LibTorch (Debian/Ubuntu: 'apt-get install libtorch-dev'), ` +
+      `or point Torch_DIR at a LibTorch and rebuild the addon against it: ` +
+      `'Torch_DIR=/path/to/libtorch/share/cmake/Torch ${rebuild}'.`;
   } else if (/No native build was found|Cannot find module/.test(raw)) {
-    how =
-      `No compiled addon matches ${process.platform}-${process.arch} (Node-API). Build it from source: ` +
-      `'npm run build:native' (needs CMake, a C++17 compiler and LibTorch: 'apt-get install libtorch-dev').`;
+    const tried = [
+      path.join(root, 'prebuilds', `${process.platform}-${process.arch}`),
+      path.join(root, 'build', 'Release'),
+    ];
+    message =
+      `liverseg could not load its native addon: no compiled addon matches ${process.platform}-${process.arch} ` +
+      `(Node-API; looked in ${tried.join(' and ')}). Build it from source with '${rebuild}' ` +
+      `(needs CMake, a C++17 compiler and LibTorch: on Debian/Ubuntu 'apt-get install cmake g++ libtorch-dev', ` +
+      `or set Torch_DIR to a LibTorch's share/cmake/Torch folder).`;
   } else {
-    how = `Loading it failed: ${raw.split('\n')[0]}. Rebuild with 'npm run build:native'.`;
+    message =
+      `liverseg could not load its native addon ${addon ?? '(in ' + root + ')'}: ${raw.split('\n')[0]}. ` +
+      `Rebuild it with '${rebuild}'.`;
   }
-  return new LiversegError('ERR_NATIVE_LOAD', `liverseg could not load its native addon. Tried: ${tried.join(', ')}. ${how}`, {
-    cause: err,
-  });
+  return new LiversegError('ERR_NATIVE_LOAD', message, { cause: err });
 }
 
 /** Loads the addon once per process; later calls (and other jest test files) share it. */

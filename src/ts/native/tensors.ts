@@ -18,13 +18,37 @@ export function reverse3(s: readonly number[]): Size3 {
   return [s[2], s[1], s[0]];
 }
 
+/** The typed-array kind of a value, by tag (works across realms). */
+export function arrayKind(a: unknown): string {
+  return Object.prototype.toString.call(a).slice(8, -1);
+}
+
+const LOCAL: Record<string, new (b: ArrayBufferLike, o: number, n: number) => NativeArray> = {
+  Uint8Array,
+  Int8Array,
+  Int16Array,
+  Int32Array,
+  Float32Array,
+  Float64Array,
+};
+
+/**
+ * Re-wraps an array the addon returned in this realm's constructor (same memory, no copy), so
+ * `instanceof Float32Array` holds under jest and vm contexts as it does in plain Node.
+ */
+export function adopt<T extends NativeArray>(a: T): T {
+  const C = LOCAL[arrayKind(a)];
+  if (!C || a instanceof C) return a;
+  return new C(a.buffer, a.byteOffset, a.length) as T;
+}
+
 export function toNativeBatch<T extends NativeArray>(b: Batch<T>): NativeTensor<T> {
   return { data: b.data, shape: [b.shape[0], b.shape[1], b.shape[4], b.shape[3], b.shape[2]] };
 }
 
 export function fromNativeBatch<T extends NativeArray>(t: NativeTensor<T>): Batch<T> {
   const s = t.shape;
-  return { data: t.data, shape: [s[0], s[1], s[4], s[3], s[2]] };
+  return { data: adopt(t.data), shape: [s[0], s[1], s[4], s[3], s[2]] };
 }
 
 const SUPPORTED = ['Uint8Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Float32Array', 'Float64Array'];
@@ -37,16 +61,17 @@ export function assertBatch(b: unknown, name: string, opts: { float?: boolean; f
     throw invalidArg(`${name}.shape`, `expected [batch, channels, ni, nj, nk] (5 non-negative integers), got ${describeValue(shape)}`, 'ERR_SHAPE_MISMATCH');
   }
   if (shape.some((s) => s === 0)) throw invalidArg(`${name}.shape`, `zero-size volume ${describeValue(shape)}`, 'ERR_SHAPE_MISMATCH');
-  if (!ArrayBuffer.isView(data) || !SUPPORTED.includes(data.constructor.name)) {
+  if (!ArrayBuffer.isView(data) || !SUPPORTED.includes(arrayKind(data))) {
     throw invalidArg(`${name}.data`, `expected a typed array (${SUPPORTED.join(', ')}), got ${describeValue(data)}`);
   }
-  if (opts.float && !(data instanceof Float32Array)) throw invalidArg(`${name}.data`, `expected a Float32Array, got ${data.constructor.name}`);
+  if (opts.float && arrayKind(data) !== 'Float32Array') throw invalidArg(`${name}.data`, `expected a Float32Array, got ${arrayKind(data)}`);
   const n = shape.reduce((a, c) => a * c, 1);
   const len = (data as NativeArray).length;
   if (len !== n) throw invalidArg(`${name}.data`, `has ${len} elements but shape ${describeValue(shape)} needs ${n}`, 'ERR_SHAPE_MISMATCH');
-  if (opts.finite && (data instanceof Float32Array || data instanceof Float64Array)) {
-    const bad = firstNonFinite(data);
-    if (bad >= 0) throw invalidArg(`${name}.data`, `contains a non-finite value (${data[bad]}) at index ${bad}`, 'ERR_NON_FINITE');
+  const kind = arrayKind(data);
+  if (opts.finite && (kind === 'Float32Array' || kind === 'Float64Array')) {
+    const bad = firstNonFinite(data as Float32Array);
+    if (bad >= 0) throw invalidArg(`${name}.data`, `contains a non-finite value (${(data as Float32Array)[bad]}) at index ${bad}`, 'ERR_NON_FINITE');
   }
 }
 

@@ -6,7 +6,8 @@
 import { invalidArg, describeValue } from '../errors';
 import type { NativeModel, NativeNamedTensor, NativePredictOptions } from '../native/binding';
 import { loadBinding } from '../native/loader';
-import { assertBatch, Batch, fromNativeBatch, native, reverse3, Size3, toNativeBatch } from '../native/tensors';
+import { adopt, assertBatch, Batch, fromNativeBatch, native, reverse3, Size3, toNativeBatch } from '../native/tensors';
+import { throwIfAborted } from '../util/abort';
 import { SerialQueue } from '../util/serial-queue';
 import { ModelOptions, ResolvedArchitecture, ResolvedModelOptions, resolveModelOptions } from './config';
 
@@ -140,7 +141,8 @@ export class ResUNet {
     this.checkPair(images, labels);
     const out = await this.enqueue((m) => m.evaluate(toNativeBatch(images), toNativeBatch(labels)));
     const [b, c] = out.shape;
-    return Array.from({ length: b }, (_, i) => Array.from(out.data.subarray(i * c, (i + 1) * c)));
+    const data = adopt(out.data);
+    return Array.from({ length: b }, (_, i) => Array.from(data.subarray(i * c, (i + 1) * c)));
   }
 
   /**
@@ -174,20 +176,20 @@ export class ResUNet {
     const onAbort = () => {
       cancel[0] = 1;
     };
-    signal?.throwIfAborted();
+    throwIfAborted(signal, 'predictVolume()');
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const out = await this.enqueue((m) => m.predictVolume({ data: volume.data, shape: reverse3(volume.shape) }, nopts, cancel));
       const s = out.shape;
-      return { data: out.data as Uint8Array | Float32Array, shape: [s[0], s[3], s[2], s[1]] };
+      return { data: adopt(out.data) as Uint8Array | Float32Array, shape: [s[0], s[3], s[2], s[1]] };
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   }
 
   /** Every parameter and buffer, copied to the CPU, in a stable order. */
-  getWeights(): Promise<NamedTensor[]> {
-    return this.enqueue((m) => m.getWeights());
+  async getWeights(): Promise<NamedTensor[]> {
+    return (await this.enqueue((m) => m.getWeights())).map((t) => ({ ...t, data: adopt(t.data) }));
   }
 
   /** Loads weights; every tensor of the architecture must be present with its shape. */
@@ -195,8 +197,8 @@ export class ResUNet {
     return this.enqueue((m) => m.setWeights(weights));
   }
 
-  getOptimizerState(): Promise<NamedTensor[]> {
-    return this.enqueue((m) => m.getOptimizerState());
+  async getOptimizerState(): Promise<NamedTensor[]> {
+    return (await this.enqueue((m) => m.getOptimizerState())).map((t) => ({ ...t, data: adopt(t.data) }));
   }
 
   setOptimizerState(state: NamedTensor[]): Promise<void> {

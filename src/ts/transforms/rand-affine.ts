@@ -9,6 +9,11 @@ import type { KeysOptions, Sample } from './types';
 import { MapTransform, checkProb, isLabelKey, requireRng, toVec3 } from './types';
 import { allocLike, makeVolume, matMul4, spacingFromAffine } from './ops';
 
+// Module-level aliases: a global `Math` lookup per call is costly in hot loops (very much so
+// inside jest's vm sandbox), a module constant is not.
+const { floor, cos, sin } = Math;
+
+
 /** 'bilinear' is trilinear in 3D (MONAI's name), float32 out; 'nearest' keeps the element type. */
 export type InterpolationMode = 'bilinear' | 'nearest';
 
@@ -28,8 +33,8 @@ export function identityAffineParams(): AffineParams {
 }
 
 function rotation(axis: number, t: number): number[][] {
-  const c = Math.cos(t);
-  const s = Math.sin(t);
+  const c = cos(t);
+  const s = sin(t);
   const m = [
     [1, 0, 0],
     [0, 1, 0],
@@ -87,9 +92,9 @@ export function affineResample(vol: Volume, m: number[][], mode: InterpolationMo
       const bz = a21 * j + a22 * k + a23;
       if (mode === 'nearest') {
         for (let i = 0; i < ni; i++) {
-          const x = Math.floor(bx + a00 * i + 0.5);
-          const y = Math.floor(by + a10 * i + 0.5);
-          const z = Math.floor(bz + a20 * i + 0.5);
+          const x = floor(bx + a00 * i + 0.5);
+          const y = floor(by + a10 * i + 0.5);
+          const z = floor(bz + a20 * i + 0.5);
           if (x >= 0 && x < ni && y >= 0 && y < nj && z >= 0 && z < nk) out[o + i] = src[z * plane + y * ni + x];
         }
         continue;
@@ -98,9 +103,9 @@ export function affineResample(vol: Volume, m: number[][], mode: InterpolationMo
         const x = bx + a00 * i;
         const y = by + a10 * i;
         const z = bz + a20 * i;
-        const x0 = Math.floor(x);
-        const y0 = Math.floor(y);
-        const z0 = Math.floor(z);
+        const x0 = floor(x);
+        const y0 = floor(y);
+        const z0 = floor(z);
         if (x0 < -1 || x0 >= ni || y0 < -1 || y0 >= nj || z0 < -1 || z0 >= nk) continue;
         const fx = x - x0;
         const fy = y - y0;

@@ -93,7 +93,8 @@ function computeIndices(label: VoxelArray, image: VoxelArray | null, threshold: 
 /**
  * Foreground (label != 0) and background (label == 0) candidate centres of `label`, restricted to
  * image > `imageThreshold` when `image` is given. Memoised per label array (and image array and
- * threshold), so repeated calls on a cached volume cost nothing.
+ * threshold), so repeated calls on a cached volume cost nothing. The memo trusts that voxel
+ * arrays are not written to after their first use, which holds for every liverseg transform.
  */
 export function posNegIndices(label: Volume, image?: Volume, imageThreshold = 0): PosNegIndices {
   let entry = memo.get(label.data);

@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * The package's `install` script, in the spirit of `"install": "node-gyp-build"`:
+ *   1. when a prebuild (prebuilds/<platform>-<arch>/) or an earlier build (build/Release) loads,
+ *      there is nothing to do;
+ *   2. in a development checkout, scripts/setup.js does the building, so do nothing here;
+ *   3. when LibTorch can be found, build the addon from source with cmake-js (Node-API headers
+ *      come from the node-api-headers package, so no download is needed);
+ *   4. otherwise say what is missing and exit 0: the package installs, and requiring it later
+ *      fails with the loader's explanation (which library, how to install LibTorch).
+ * `npm install --build-from-source` (or LIVERSEG_BUILD_FROM_SOURCE=1) skips step 1 and
+ * builds even when a prebuild loads. A failing compile exits non-zero, as node-gyp would.
+ * Plain Node with no dependencies beyond what package.json lists.
+ */
+'use strict';
+const { spawnSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const root = path.resolve(__dirname, '..');
+const say = (msg) => process.stderr.write(`[liverseg install] ${msg}\n`);
+
+function truthy(v) {
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false';
+}
+
+function resolveFrom(request) {
+  try {
+    return require.resolve(request, { paths: [root] });
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Loads the addon the way the package does (node-gyp-build on the package root), in a child
+ * process so that a crash or a LibTorch that fails to initialise cannot take this script down.
+ */
+function tryLoad() {
+  const ngb = resolveFrom('node-gyp-build');
+  if (!ngb) return { ok: false, error: 'node-gyp-build is not installed' };
+  const script =
+    `const ngb = require(${JSON.stringify(ngb)});` +
+    `const file = ngb.resolve(${JSON.stringify(root)});` +
+    `ngb(${JSON.stringify(root)});` +
+    `process.stdout.write(file);`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+  if (r.status === 0) return { ok: true, file: r.stdout.trim() };
+  // Node prints the source line of the throw first; the message is on the line starting `Error: `.
+  const m = /^\w*Error: (.*)$/m.exec(r.stderr || '');
+  return { ok: false, error: m ? m[1].trim() : `exit ${r.status ?? r.signal}` };
+}
+
+function isDevCheckout() {
+  if (fs.existsSync(path.join(root, '.git'))) return true;
+  return fs.existsSync(path.join(root, 'tsconfig.json')) && fs.existsSync(path.join(root, 'src', 'ts'));
+}
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Where LibTorch would come from, mirroring the search order of CMakeLists.txt; null when nowhere. */
+function findTorch() {
+  if (process.env.Torch_DIR) return `Torch_DIR=${process.env.Torch_DIR}`;
+  if (process.env.CMAKE_PREFIX_PATH) return `CMAKE_PREFIX_PATH=${process.env.CMAKE_PREFIX_PATH}`;
+  for (const arch of ['x86_64-linux-gnu', 'aarch64-linux-gnu']) {
+    const dir = `/usr/lib/${arch}/cmake/Torch`;
+    if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) return dir;
+  }
+  const py = process.env.LIVERSEG_PYTHON || 'python3';
+  const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (r.status === 0) return `${py} (torch ${r.stdout.trim()})`;
+  return null;
+}
+
+function buildFromSource(torch) {
+  const pkgJson = resolveFrom('cmake-js/package.json');
+  if (!pkgJson) {
+    say('cmake-js is not installed, so the addon cannot be built from source.');
+    return false;
+  }
+  const bin = path.join(path.dirname(pkgJson), JSON.parse(fs.readFileSync(pkgJson, 'utf8')).bin['cmake-js']);
+  const args = [bin, 'compile', '--out', 'build'];
+  if (truthy(process.env.LIVERSEG_TORCH_FROM_PYTHON)) args.push('--CDLIVERSEG_TORCH_FROM_PYTHON=ON');
+  const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  say(`building the addon from source with cmake-js (LibTorch from ${torch}); this takes a few minutes`);
+  const r = spawnSync(process.execPath, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { CMAKE_BUILD_PARALLEL_LEVEL: jobs, ...process.env },
+  });
+  return r.status === 0;
+}
+
+function main() {
+  const forceBuild =
+    truthy(process.env.npm_config_build_from_source) || truthy(process.env.LIVERSEG_BUILD_FROM_SOURCE);
+
+  let loadError = null;
+  if (!forceBuild) {
+    const loaded = tryLoad();
+    if (loaded.ok) {
+      say(`using ${path.relative(root, loaded.file)}`);
+      return 0;
+    }
+    loadError = loaded.error;
+  }
+
+  if (isDevCheckout()) {
+    say('development checkout: not building here; run `node scripts/setup.js` (or `npm run build`).');
+    return 0;
+  }
+
+  if (loadError) say(`no prebuild or earlier build loads here: ${loadError}`);
+  const torch = findTorch();
+  const tools = has('cmake') ? [] : ['cmake'];
+  if (!has('ninja') && !has('make')) tools.push('make');
+  if (!has('c++') && !has('g++') && !has('clang++')) tools.push('a C++17 compiler (g++)');
+  if (!torch || tools.length) {
+    const missing = [...(torch ? [] : ['LibTorch']), ...tools];
+    say(
+      `cannot build the addon from source: missing ${missing.join(', ')}.\n` +
+        `  Debian/Ubuntu: apt-get install libtorch-dev cmake g++ make\n` +
+        `  or point Torch_DIR at a LibTorch (its share/cmake/Torch folder), then: npm rebuild liverseg\n` +
+        `  The package is installed, but require('liverseg') will fail until the addon loads.`,
+    );
+    return 0;
+  }
+
+  if (!buildFromSource(torch)) {
+    say(
+      'building from source failed (see above). Check the LibTorch that was found, or set Torch_DIR ' +
+        'to another one and run `npm rebuild liverseg`.',
+    );
+    return 1;
+  }
+  const after = tryLoad();
+  if (after.ok) say(`built ${path.relative(root, after.file)}`);
+  else say(`built, but the addon does not load: ${after.error}`);
+  return 0;
+}
+
+process.exitCode = main();
