@@ -4,7 +4,7 @@
  *
  * Build first (`npx tsc -p .`), then: `node bench/transforms.js [--size 512,512,200] [--runs 5] [--workers 2]`.
  *
- * Measures (median of --runs after one warm-up run):
+ * Measures wall and CPU time (median of --runs after one warm-up run):
  *   phantom        makePhantom at the full size
  *   coarse prep    Resize (area) to 128^3 + ScaleIntensityRange, both orders
  *   one-stage aug  per-volume time of the training chain's random tail (4 crops of 128^3:
@@ -32,35 +32,47 @@ const RUNS = Number(arg('runs', '5'));
 const WORKERS = Number(arg('workers', '2'));
 
 const rows = [];
-function report(name, ms, extra = {}) {
-  const line = { name, ms: +ms.toFixed(1), ...extra };
+function report(name, t, extra = {}) {
+  const line = { name, ms: +t.wall.toFixed(1), cpuMs: +t.cpu.toFixed(1), ...extra };
   rows.push(line);
   console.log(JSON.stringify(line));
 }
 
-/** Median wall time of `runs` calls after one warm-up call. */
+// Wall and CPU time (all threads of the process) of one call. The CPU figure is the steadier one
+// on a shared machine; with worker threads it adds up the workers' time as well.
+function measure0() {
+  return { t: process.hrtime.bigint(), c: process.cpuUsage() };
+}
+function measure1(m) {
+  const c = process.cpuUsage(m.c);
+  return { wall: Number(process.hrtime.bigint() - m.t) / 1e6, cpu: (c.user + c.system) / 1000 };
+}
+function median(list) {
+  const by = (k) => list.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(list.length / 2)];
+  return { wall: by('wall'), cpu: by('cpu') };
+}
+
+/** Median wall and CPU time of `runs` calls after one warm-up call. */
 function time(f, runs = RUNS) {
-  f();
+  f(-1);
   const t = [];
   for (let r = 0; r < runs; r++) {
-    const t0 = process.hrtime.bigint();
+    const m = measure0();
     f(r);
-    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    t.push(measure1(m));
   }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)];
+  return median(t);
 }
 
 async function timeAsync(f, runs = RUNS) {
   await f(-1);
   const t = [];
   for (let r = 0; r < runs; r++) {
-    const t0 = process.hrtime.bigint();
+    const m = measure0();
     await f(r);
-    t.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    t.push(measure1(m));
   }
-  t.sort((a, b) => a - b);
-  return t[Math.floor(t.length / 2)];
+  return median(t);
 }
 
 const window = { aMin: -300, aMax: 300, bMin: 0, bMax: 1, clip: true };
@@ -100,13 +112,13 @@ async function main() {
     new T.SpatialPadd({ keys: ['image', 'label'], size: [128, 128, 128] }),
   ];
   const oneStage = new CacheDataset([{ name: 'phantom', image: p.image, label: p.label }], [...head, ...randomTail(true)]);
-  let t0 = Date.now();
+  let m = measure0();
   await oneStage.init();
-  report('one-stage cache (head, once per volume)', Date.now() - t0, { cacheMiB: +(oneStage.cacheBytes / 2 ** 20).toFixed(0) });
+  report('one-stage cache (head, once per volume)', measure1(m), { cacheMiB: +(oneStage.cacheBytes / 2 ** 20).toFixed(0) });
   // The first tail call also builds the crop's foreground index lists (memoised per volume).
-  t0 = Date.now();
+  m = measure0();
   await oneStage.getSamples(0, new Rng(0));
-  report('one-stage first tail call (includes index lists)', Date.now() - t0);
+  report('one-stage first tail call (includes index lists)', measure1(m));
   let seed = 1;
   report(
     'one-stage tail per volume (4 crops of 128^3) + collate',
@@ -133,12 +145,13 @@ async function main() {
       for await (const b of loader.epoch(e + 1)) void b;
     };
     await run(-1); // warm-up epoch: workers start, receive the shared samples and build index lists
-    const ms = await timeAsync(run, 2);
-    report(`DataLoader epoch, 4 volumes x 4 crops, ${loader.mode}${numWorkers ? ` (${numWorkers} workers)` : ''}`, ms, { perVolumeMs: +(ms / 4).toFixed(1) });
+    const t = await timeAsync(run, 2);
+    report(`DataLoader epoch, 4 volumes x 4 crops, ${loader.mode}${numWorkers ? ` (${numWorkers} workers)` : ''}`, t, { perVolumeMs: +(t.wall / 4).toFixed(1) });
     await loader.close();
   }
 
-  console.log('\n' + rows.map((r) => `${r.ms.toFixed(1).padStart(9)} ms  ${r.name}${r.perVolumeMs ? `  (${r.perVolumeMs} ms/volume)` : ''}${r.cacheMiB ? `  (${r.cacheMiB} MiB cached)` : ''}`).join('\n'));
+  console.log('\n     wall        cpu');
+  console.log(rows.map((r) => `${r.ms.toFixed(1).padStart(9)} ${r.cpuMs.toFixed(1).padStart(10)} ms  ${r.name}${r.perVolumeMs ? `  (${r.perVolumeMs} ms/volume)` : ''}${r.cacheMiB ? `  (${r.cacheMiB} MiB cached)` : ''}`).join('\n'));
 }
 
 main().catch((e) => {

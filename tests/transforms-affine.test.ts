@@ -64,6 +64,31 @@ describe('RandAffine', () => {
     expect(at(out, 0, 4, 4)).toBe(0); // reads x = -4: outside
   });
 
+  test('matches a voxel-by-voxel reference (trilinear with zero padding, nearest) for random maps', () => {
+    const v = fromFn([9, 8, 6], (i, j, k) => Math.cos(i * 0.7) * 5 + j - k * k);
+    const [ni, nj, nk] = v.shape;
+    const get = (x: number, y: number, z: number) => (x >= 0 && x < ni && y >= 0 && y < nj && z >= 0 && z < nk ? at(v, x, y, z) : 0);
+    for (let s = 0; s < 8; s++) {
+      const p = randAffineParams(new Rng(s), { prob: 1, rotateRange: 0.6, scaleRange: 0.3, translateRange: 3 })!;
+      const m = affineVoxelMap(p, v.shape, v.spacing);
+      const lin = affineResample(v, m, 'bilinear');
+      const near = affineResample(v, m, 'nearest');
+      for (let k = 0; k < nk; k++) for (let j = 0; j < nj; j++) for (let i = 0; i < ni; i++) {
+        const c = [0, 1, 2].map((r) => m[r][0] * i + m[r][1] * j + m[r][2] * k + m[r][3]);
+        const f = c.map(Math.floor);
+        const w = c.map((x, d) => x - f[d]);
+        let ref = 0;
+        for (let dz = 0; dz < 2; dz++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+          const wt = (dx ? w[0] : 1 - w[0]) * (dy ? w[1] : 1 - w[1]) * (dz ? w[2] : 1 - w[2]);
+          if (wt > 0) ref += wt * get(f[0] + dx, f[1] + dy, f[2] + dz);
+        }
+        expect(at(lin, i, j, k)).toBeCloseTo(ref, 3);
+        const r = c.map((x) => Math.floor(x + 0.5));
+        expect(at(near, i, j, k)).toBe(get(r[0], r[1], r[2]));
+      }
+    }
+  });
+
   test('dictionary form: one draw for all keys, deterministic under a seed, labels stay integers', () => {
     const t = new RandAffined({ keys: ['image', 'label'], prob: 1, rotateRange: [0, 0, 0.5], scaleRange: 0.2, translateRange: 1 });
     const a = t.apply({ image: img, label }, new Rng(3));

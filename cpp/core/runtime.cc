@@ -10,7 +10,7 @@
 
 #include "errors.h"
 
-#ifdef LIVERSEG_WITH_CUDA
+#ifdef LIVERSEG_CUDA_STATS
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
@@ -66,7 +66,7 @@ void manual_seed(uint64_t seed) { torch::manual_seed(seed); }
 
 DeviceMemory device_memory(const torch::Device& device) {
   DeviceMemory m;
-#ifdef LIVERSEG_WITH_CUDA
+#ifdef LIVERSEG_CUDA_STATS
   if (device.is_cuda()) {
     auto idx = device.has_index() ? device.index() : 0;
     auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(idx);
@@ -83,7 +83,7 @@ DeviceMemory device_memory(const torch::Device& device) {
 }
 
 void reset_peak_memory(const torch::Device& device) {
-#ifdef LIVERSEG_WITH_CUDA
+#ifdef LIVERSEG_CUDA_STATS
   if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.has_index() ? device.index() : 0);
 #else
   (void)device;
@@ -91,7 +91,7 @@ void reset_peak_memory(const torch::Device& device) {
 }
 
 void release_cached_memory() {
-#ifdef LIVERSEG_WITH_CUDA
+#ifdef LIVERSEG_CUDA_STATS
   if (torch::cuda::is_available()) c10::cuda::CUDACachingAllocator::emptyCache();
 #endif
 }

@@ -19,7 +19,9 @@ torch::Tensor ConvNormImpl::forward(torch::Tensor x) {
   x = conv->forward(x);
   x = norm->forward(x);
   if (dropout_ > 0 && is_training()) x = torch::dropout(x, dropout_, true);
-  if (relu_) x = torch::relu_(x);
+  // In place only without autograd: InstanceNorm returns a view, and an in-place op on a view
+  // makes autograd copy the whole base tensor in backward (CopySlices), which costs more than it saves.
+  if (relu_) x = torch::GradMode::is_enabled() ? torch::relu(x) : torch::relu_(x);
   return x;
 }
 
@@ -35,9 +37,13 @@ torch::Tensor TwoLayerBlockImpl::forward(torch::Tensor x) {
   if (!shortcut) return y;
   torch::Tensor s = shortcut->forward(x);
   x = torch::Tensor();
-  y.add_(s);
+  if (!torch::GradMode::is_enabled()) {
+    y.add_(s);
+    return torch::relu_(y);
+  }
+  y = y + s;
   s = torch::Tensor();
-  return torch::relu_(y);
+  return torch::relu(y);
 }
 
 ResUNet3DImpl::ResUNet3DImpl(const ResUNetOptions& options) : options_(options) {

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * `liverseg-phantoms`: writes a folder of synthetic abdominal CT phantoms in MSD layout.
  *

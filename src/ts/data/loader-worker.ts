@@ -15,7 +15,6 @@ import { applyTail } from './pipeline';
 import type { BatchJob, SerializedError, WorkerInit, WorkerReply } from './worker-protocol';
 
 const init = workerData as WorkerInit;
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 for (const m of init.modules) require(m);
 const asCompose = (t: ReturnType<typeof transformFromSpec>): Compose => (t instanceof Compose ? t : new Compose([t]));
 const full = asCompose(transformFromSpec(init.full));

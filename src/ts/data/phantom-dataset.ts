@@ -61,17 +61,25 @@ export async function writePhantomDataset(folder: string, options: PhantomDatase
   const cases: CaseRecord[] = [];
   const infos: PhantomInfo[] = [];
   const training: { image: string; label: string }[] = [];
+  // Compression runs on the libuv thread pool, so case n is written while case n + 1 is generated
+  // on the JS thread; at most two cases are in memory.
+  let writing: Promise<void> = Promise.resolve();
   for (let n = 0; n < count; n++) {
     const name = `phantom_${String(n).padStart(digits, '0')}`;
     const p = makePhantom({ ...phantomOptions, shape: options.shape, seed: phantomCaseSeed(seed, n) });
     const image = path.join(root, 'imagesTr', `${name}.nii.gz`);
     const label = path.join(root, 'labelsTr', `${name}.nii.gz`);
-    await Promise.all([saveVolume(image, p.image, { gzipLevel, fsync: false }), saveVolume(label, p.label, { gzipLevel, fsync: false })]);
+    await writing;
+    writing = Promise.all([saveVolume(image, p.image, { gzipLevel, fsync: false }), saveVolume(label, p.label, { gzipLevel, fsync: false })]).then(() => {
+      onCase?.({ done: n + 1, total: count, name, info: p.info });
+    });
+    // A failed write must not become an unhandled rejection while the next case is generated.
+    writing.catch(() => undefined);
     cases.push({ name, image, label });
     infos.push(p.info);
     training.push({ image: `./imagesTr/${name}.nii.gz`, label: `./labelsTr/${name}.nii.gz` });
-    onCase?.({ done: n + 1, total: count, name, info: p.info });
   }
+  await writing;
   const shape = options.shape as Vec3;
   const json = {
     name: 'liverseg-phantoms',

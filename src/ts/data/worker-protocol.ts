@@ -21,12 +21,14 @@ export type WorkerItem =
   | { kind: 'files'; caseIndex: number; rng: RngState; record: CaseRecord }
   | { kind: 'loaded'; caseIndex: number; rng: RngState; sample: Sample };
 
+/** A batch for one worker: its items are collated into one Batch and sent back. */
 export interface BatchJob {
   type: 'batch';
   id: number;
   items: WorkerItem[];
 }
 
+/** An error as it crosses the thread boundary (LiversegError code and path kept). */
 export interface SerializedError {
   name: string;
   message: string;
@@ -34,4 +36,5 @@ export interface SerializedError {
   path?: string;
 }
 
+/** The worker's answer to a BatchJob with the same id. */
 export type WorkerReply = { type: 'batch'; id: number; batch: Batch } | { type: 'error'; id: number; error: SerializedError };

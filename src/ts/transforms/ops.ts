@@ -25,6 +25,7 @@ export function makeVolume<T extends VoxelArray>(like: Volume, data: T, shape: V
   return out;
 }
 
+/** A deep copy of an affine, so transformed volumes never share rows with their input. */
 export function copyAffine(a: Affine): Affine {
   return a.map((r) => [...r]);
 }

@@ -11,7 +11,7 @@ import { allocLike, makeVolume, matMul4, spacingFromAffine } from './ops';
 
 // Module-level aliases: a global `Math` lookup per call is costly in hot loops (very much so
 // inside jest's vm sandbox), a module constant is not.
-const { floor, cos, sin } = Math;
+const { floor, ceil, min, max, cos, sin } = Math;
 
 
 /** 'bilinear' is trilinear in 3D (MONAI's name), float32 out; 'nearest' keeps the element type. */
@@ -70,9 +70,39 @@ export function affineVoxelMap(params: AffineParams, shape: readonly number[], s
   return out;
 }
 
+// Scratch for linRange's second result (no allocation per row).
+const rangeOut = new Float64Array(2);
+
+/**
+ * The indices i in [0, n) for which lo <= b + a * i < hi, as [rangeOut[0], rangeOut[1]] (empty when
+ * the first exceeds the second). The ends are checked with the same expression the caller
+ * evaluates, so rounding can never let a voxel through that fails the bound.
+ */
+function linRange(b: number, a: number, lo: number, hi: number, n: number): void {
+  let i0 = 0;
+  let i1 = n - 1;
+  if (a > 0) {
+    i0 = max(i0, ceil((lo - b) / a) - 1);
+    i1 = min(i1, floor((hi - b) / a) + 1);
+  } else if (a < 0) {
+    i0 = max(i0, ceil((hi - b) / a) - 1);
+    i1 = min(i1, floor((lo - b) / a) + 1);
+  }
+  const ok = (i: number): boolean => {
+    const f = b + a * i;
+    return f >= lo && f < hi;
+  };
+  while (i0 <= i1 && !ok(i0)) i0++;
+  while (i1 >= i0 && !ok(i1)) i1--;
+  rangeOut[0] = i0;
+  rangeOut[1] = i1;
+}
+
 /**
  * Resamples `vol` on its own grid through the voxel map `m` (output voxel o reads input at m·o),
  * with `paddingValue` outside. The affine becomes affine·m, so world positions stay consistent.
+ * Each row is split where its sample points enter and leave the volume: the middle part runs
+ * without bounds checks (and truncates instead of flooring, its coordinates being >= 0).
  */
 export function affineResample(vol: Volume, m: number[][], mode: InterpolationMode = 'bilinear', paddingValue = 0): Volume {
   const [ni, nj, nk] = vol.shape;
@@ -84,14 +114,41 @@ export function affineResample(vol: Volume, m: number[][], mode: InterpolationMo
   const [a00, a01, a02, a03] = m[0];
   const [a10, a11, a12, a13] = m[1];
   const [a20, a21, a22, a23] = m[2];
+  const nearest = mode === 'nearest';
   let o = 0;
   for (let k = 0; k < nk; k++) {
     for (let j = 0; j < nj; j++, o += ni) {
       const bx = a01 * j + a02 * k + a03;
       const by = a11 * j + a12 * k + a13;
       const bz = a21 * j + a22 * k + a23;
-      if (mode === 'nearest') {
+      // Fast interval: nearest needs round(f) in [0, n); trilinear needs floor(f) and floor(f) + 1 in [0, n).
+      let f0 = 0;
+      let f1 = ni - 1;
+      const lo = nearest ? -0.5 : 0;
+      const off = nearest ? 0.5 : 1;
+      linRange(bx, a00, lo, ni - off, ni);
+      f0 = max(f0, rangeOut[0]);
+      f1 = min(f1, rangeOut[1]);
+      linRange(by, a10, lo, nj - off, ni);
+      f0 = max(f0, rangeOut[0]);
+      f1 = min(f1, rangeOut[1]);
+      linRange(bz, a20, lo, nk - off, ni);
+      f0 = max(f0, rangeOut[0]);
+      f1 = min(f1, rangeOut[1]);
+      if (f1 < f0) {
+        f0 = ni;
+        f1 = ni - 1;
+      }
+      if (nearest) {
+        for (let i = f0; i <= f1; i++) {
+          const x = (bx + a00 * i + 0.5) | 0;
+          const y = (by + a10 * i + 0.5) | 0;
+          const z = (bz + a20 * i + 0.5) | 0;
+          out[o + i] = src[z * plane + y * ni + x];
+        }
         for (let i = 0; i < ni; i++) {
+          if (i === f0) i = f1 + 1;
+          if (i >= ni) break;
           const x = floor(bx + a00 * i + 0.5);
           const y = floor(by + a10 * i + 0.5);
           const z = floor(bz + a20 * i + 0.5);
@@ -99,7 +156,28 @@ export function affineResample(vol: Volume, m: number[][], mode: InterpolationMo
         }
         continue;
       }
+      for (let i = f0; i <= f1; i++) {
+        const x = bx + a00 * i;
+        const y = by + a10 * i;
+        const z = bz + a20 * i;
+        const x0 = x | 0;
+        const y0 = y | 0;
+        const z0 = z | 0;
+        const fx = x - x0;
+        const fy = y - y0;
+        const fz = z - z0;
+        const s = z0 * plane + y0 * ni + x0;
+        const c00 = src[s] + fx * (src[s + 1] - src[s]);
+        const c10 = src[s + ni] + fx * (src[s + ni + 1] - src[s + ni]);
+        const c01 = src[s + plane] + fx * (src[s + plane + 1] - src[s + plane]);
+        const c11 = src[s + plane + ni] + fx * (src[s + plane + ni + 1] - src[s + plane + ni]);
+        const c0 = c00 + fy * (c10 - c00);
+        const c1 = c01 + fy * (c11 - c01);
+        out[o + i] = c0 + fz * (c1 - c0);
+      }
       for (let i = 0; i < ni; i++) {
+        if (i === f0) i = f1 + 1;
+        if (i >= ni) break;
         const x = bx + a00 * i;
         const y = by + a10 * i;
         const z = bz + a20 * i;
@@ -110,32 +188,20 @@ export function affineResample(vol: Volume, m: number[][], mode: InterpolationMo
         const fx = x - x0;
         const fy = y - y0;
         const fz = z - z0;
-        const s = z0 * plane + y0 * ni + x0;
-        let v: number;
-        if (x0 >= 0 && x0 + 1 < ni && y0 >= 0 && y0 + 1 < nj && z0 >= 0 && z0 + 1 < nk) {
-          const c00 = src[s] + fx * (src[s + 1] - src[s]);
-          const c10 = src[s + ni] + fx * (src[s + ni + 1] - src[s + ni]);
-          const c01 = src[s + plane] + fx * (src[s + plane + 1] - src[s + plane]);
-          const c11 = src[s + plane + ni] + fx * (src[s + plane + ni + 1] - src[s + plane + ni]);
-          const c0 = c00 + fy * (c10 - c00);
-          const c1 = c01 + fy * (c11 - c01);
-          v = c0 + fz * (c1 - c0);
-        } else {
-          // Border: weight each in-range corner; out-of-range corners read the padding value.
-          v = 0;
-          for (let dz = 0; dz < 2; dz++) {
-            const zz = z0 + dz;
-            const wz = dz ? fz : 1 - fz;
-            for (let dy = 0; dy < 2; dy++) {
-              const yy = y0 + dy;
-              const wy = dy ? fy : 1 - fy;
-              for (let dx = 0; dx < 2; dx++) {
-                const xx = x0 + dx;
-                const w = wz * wy * (dx ? fx : 1 - fx);
-                if (w === 0) continue;
-                const inside = xx >= 0 && xx < ni && yy >= 0 && yy < nj && zz >= 0 && zz < nk;
-                v += w * (inside ? src[zz * plane + yy * ni + xx] : paddingValue);
-              }
+        // Border: weight each in-range corner; out-of-range corners read the padding value.
+        let v = 0;
+        for (let dz = 0; dz < 2; dz++) {
+          const zz = z0 + dz;
+          const wz = dz ? fz : 1 - fz;
+          for (let dy = 0; dy < 2; dy++) {
+            const yy = y0 + dy;
+            const wy = dy ? fy : 1 - fy;
+            for (let dx = 0; dx < 2; dx++) {
+              const xx = x0 + dx;
+              const w = wz * wy * (dx ? fx : 1 - fx);
+              if (w === 0) continue;
+              const inside = xx >= 0 && xx < ni && yy >= 0 && yy < nj && zz >= 0 && zz < nk;
+              v += w * (inside ? src[zz * plane + yy * ni + xx] : paddingValue);
             }
           }
         }

@@ -24,7 +24,6 @@ import { EnsureBinaryLabeld } from './ensure-binary-label';
 /** Builds a transform from its spec's `args`. */
 export type TransformFactory = (args: Record<string, unknown>) => Transform;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 const ctor = (C: new (o: any) => Transform): TransformFactory => (args) => new C(args);
 
 const registry = new Map<string, TransformFactory>([
