@@ -19,6 +19,8 @@
  *   --docs / --no-docs   write docs/BENCHMARKS.md (default: yes for full runs, no for --quick)
  *   --out FILE           JSON lines file (default bench/results/latest.jsonl; quick.jsonl)
  *   --python PATH        the peer's interpreter (default /usr/bin/python3, env LIVERSEG_BENCH_PYTHON)
+ *   --env KEY=VALUE      extra environment for both sides' processes (repeatable), e.g.
+ *                        --env OPENBLAS_NUM_THREADS=1
  *
  * Every measurement runs in a child process of its own (bench/liverseg_case.js or
  * bench/peer/bench_peer.py), so each side's peak RSS is its own. A side-by-side case runs in
@@ -59,6 +61,7 @@ function parseArgs(argv) {
     docs: null,
     out: null,
     python: process.env.LIVERSEG_BENCH_PYTHON || '/usr/bin/python3',
+    env: {},
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -99,6 +102,13 @@ function parseArgs(argv) {
       case '--python':
         o.python = value();
         break;
+      case '--env': {
+        const kv = value();
+        const eq = kv.indexOf('=');
+        if (eq < 1) throw new Error(`--env expects KEY=VALUE, got '${kv}'`);
+        o.env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        break;
+      }
       case '-h':
       case '--help':
         process.stdout.write(fs.readFileSync(__filename, 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
@@ -236,9 +246,10 @@ function liversegBackend() {
 // ---------------------------------------------------------------------------------------------
 // running one side of one case
 
-function childEnv(threads) {
-  const t = String(threads);
-  return { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, LIVERSEG_NUM_THREADS: t };
+/** The same environment for both sides: thread counts pinned, plus any --env. */
+function childEnv(o) {
+  const t = String(o.threads);
+  return { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, LIVERSEG_NUM_THREADS: t, ...o.env };
 }
 
 /** Runs one measurement child; returns its JSON record, or { error } when it failed. */
@@ -250,7 +261,7 @@ function runChild(side, args, o) {
   const t0 = Date.now();
   const r = spawnSync(cmd, argv, {
     encoding: 'utf8',
-    env: childEnv(o.threads),
+    env: childEnv(o),
     timeout: CHILD_TIMEOUT_MS,
     maxBuffer: 64 << 20,
     cwd: ROOT,
@@ -407,6 +418,7 @@ async function main() {
     mkldnn: be.mkldnn,
     cuda_available: be.cudaAvailable,
     threads: o.threads,
+    env: Object.keys(o.env).length ? o.env : undefined,
     peer: o.peerVersions,
     python: o.peerVersions ? o.python : null,
     git: gitRevision(),
@@ -421,7 +433,7 @@ async function main() {
 
   if (want(o, 'parity') && o.peerVersions) {
     log('parity: addon weights in the peer, forward + 2 Novograd steps at 32^3');
-    const r = sh(process.execPath, [path.join(__dirname, 'parity.js'), '--python', o.python], { env: childEnv(o.threads), cwd: ROOT });
+    const r = sh(process.execPath, [path.join(__dirname, 'parity.js'), '--python', o.python], { env: childEnv(o), cwd: ROOT });
     let rec;
     try {
       rec = JSON.parse(r.stdout.trim().split('\n').pop());
@@ -534,7 +546,7 @@ function renderMarkdown(suite, m, p) {
   L.push(`| OS | ${m.os}, Linux ${m.kernel} |`);
   L.push(`| liverseg | LibTorch ${m.libtorch} (oneDNN ${m.mkldnn ? 'on' : 'off'}), Node ${m.node}${m.git ? `, commit ${m.git}` : ''} |`);
   L.push(`| Peer | ${peerDesc}, ${m.python || ''} |`);
-  L.push(`| Threads | ${m.threads} intra-op threads on both sides |`);
+  L.push(`| Threads | ${m.threads} intra-op threads on both sides (OMP_NUM_THREADS=${m.threads})${m.env ? `; extra environment ${Object.entries(m.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''} |`);
   L.push(`| Load average | ${m.loadavg_start.join(' / ')} at the start, ${(m.loadavg_end || []).join(' / ')} at the end (1/5/15 min) |`);
   L.push(`| Command | \`${m.command}\` (also \`npm run bench\`), ${Math.round(m.duration_s / 60)} min |`);
   L.push('');

@@ -38,21 +38,26 @@ grep -E "liverseg: LibTorch" "$OUT/build.log"
 node -e 'const b=require("./lib/native/loader").backend(); console.log(JSON.stringify(b)); if(!b.cudaAvailable) process.exit(3)' || { say "the addon sees no CUDA device"; exit 1; }
 
 say "tests on CUDA"
-LIVERSEG_TEST_DEVICE=cuda CI=true timeout 300 node node_modules/jest/bin/jest.js --ci \
-  tests/cuda.test.ts tests/resunet.test.ts tests/native-errors.test.ts tests/dice.test.ts tests/event-loop.test.ts tests/segment.test.ts tests/training.test.ts \
-  > "$OUT/tests.log" 2>&1
+# GPU_CHECK_TESTS and GPU_CHECK_BENCH (full | train4 | none) narrow a rerun to what changed.
+TESTS=${GPU_CHECK_TESTS:-tests/cuda.test.ts tests/resunet.test.ts tests/native-errors.test.ts tests/dice.test.ts tests/event-loop.test.ts tests/segment.test.ts tests/training.test.ts}
+LIVERSEG_TEST_DEVICE=cuda CI=true timeout 300 node node_modules/jest/bin/jest.js --ci $TESTS > "$OUT/tests.log" 2>&1
 echo "jest exit $?"
 grep -E "^(PASS|FAIL)|Tests:|✕" "$OUT/tests.log" | head -40
 
+BENCH=${GPU_CHECK_BENCH:-full}
+[ "$BENCH" = none ] && { say "done"; exit 0; }
 say "benchmarks"
 : > "$OUT/bench.jsonl"
 bench() { timeout 120 "$@" --device cuda --repeats 10 --warmup 3 2>>"$OUT/bench.err" | tee -a "$OUT/bench.jsonl"; }
-for batch in 2 4; do
+BATCHES="2 4"
+[ "$BENCH" = train4 ] && BATCHES=4
+for batch in $BATCHES; do
   for amp in off bf16; do
     bench node bench/liverseg_case.js --case train --size 128 --batch $batch --amp $amp
     bench $PY bench/peer/bench_peer.py --case train --size 128 --batch $batch --amp $amp
   done
 done
+[ "$BENCH" = train4 ] && { say "done"; exit 0; }
 bench node bench/liverseg_case.js --case forward --size 128 --batch 1 --amp bf16
 bench $PY bench/peer/bench_peer.py --case forward --size 128 --batch 1 --amp bf16
 timeout 180 node bench/liverseg_case.js --case segment --device cuda --amp bf16 --repeats 5 --warmup 2 2>>"$OUT/bench.err" | tee -a "$OUT/bench.jsonl"

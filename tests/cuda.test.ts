@@ -19,7 +19,9 @@ describe('sliding-window accumulation', () => {
     expect(onDevice.shape).toEqual([1, 40, 36, 28]);
     let maxDiff = 0;
     for (let i = 0; i < onDevice.data.length; i++) maxDiff = Math.max(maxDiff, Math.abs(onDevice.data[i] - onCpu.data[i]));
-    expect(maxDiff).toBeLessThan(1e-5);
+    // Same arithmetic on the CPU; on CUDA the two runs may pick different cuDNN algorithms (TF32), so
+    // only rounding-level differences are allowed there.
+    expect(maxDiff).toBeLessThan(cuda ? 2e-3 : 1e-5);
   });
 });
 

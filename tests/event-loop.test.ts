@@ -9,12 +9,11 @@ describe('native work runs off the JS thread', () => {
     const ticks: number[] = [];
     const timer = setInterval(() => ticks.push(Date.now()), 10);
     const t0 = Date.now();
-    await net.trainStep(images, labels);
-    await net.trainStep(images, labels);
+    // at least 300 ms of native work, however fast the device
+    while (Date.now() - t0 < 300) await net.trainStep(images, labels);
     const elapsed = Date.now() - t0;
     clearInterval(timer);
-    // The steps take hundreds of milliseconds; a blocked loop would show one late tick at most.
-    expect(elapsed).toBeGreaterThan(100);
+    // A blocked loop would show one late tick per step at most.
     expect(ticks.length).toBeGreaterThanOrEqual(Math.floor(elapsed / 10 / 4));
     let maxGap = 0;
     for (let i = 1; i < ticks.length; i++) maxGap = Math.max(maxGap, ticks[i] - ticks[i - 1]);

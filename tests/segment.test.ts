@@ -3,7 +3,7 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { LiversegError } from '../src/ts/errors';
-import { readModelBundle, readPipeline } from '../src/ts/io/bundle';
+import { readBundleWeights, readModelBundle, readPipeline, saveModelBundle, writePipeline } from '../src/ts/io/bundle';
 import { loadVolume } from '../src/ts/io/nifti-read';
 import { saveVolume } from '../src/ts/io/nifti-write';
 import { toCanonical } from '../src/ts/io/orientation';
@@ -13,7 +13,13 @@ import { segment } from '../src/ts/inferers/segment';
 import { axisMapVolume } from '../src/ts/transforms/ops';
 import { flip } from '../src/ts/transforms/rand-flip';
 import type { Volume } from '../src/ts/volume';
-import { testDevice } from './helpers/device';
+import { onCpu, testDevice } from './helpers/device';
+
+function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) same += a[i] === b[i] ? 1 : 0;
+  return same / a.length;
+}
 import { TrainedPipeline, trainedPipeline } from './helpers/trained-pipeline';
 
 const CT = path.join(__dirname, 'fixtures', 'ct-sample', 'imagesTr', 'ct_sample.nii.gz');
@@ -98,13 +104,29 @@ describe('segment(): coarse-to-fine liver segmentation', () => {
       expect([name, m.affine]).toEqual([name, input.affine]);
       const canon = toCanonical(m).volume;
       expect([name, canon.shape]).toEqual([name, refCanon.shape]);
-      expect([name, Buffer.from(canon.data).equals(Buffer.from(refCanon.data))]).toEqual([name, true]);
+      if (onCpu) {
+        expect([name, Buffer.from(canon.data).equals(Buffer.from(refCanon.data))]).toEqual([name, true]);
+      } else {
+        // cuDNN autotuning may choose other algorithms from run to run: rounding can flip a few voxels
+        expect([name, agreement(canon.data, refCanon.data) > 0.999]).toEqual([name, true]);
+      }
     }
   });
 
   it('returns an empty mask with liverFound = false when the coarse stage finds no liver', async () => {
-    const air: Volume<Int16Array> = { data: new Int16Array(64 * 64 * 32).fill(-1000), shape: [64, 64, 32], spacing: [1, 1, 2], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 2, 0], [0, 0, 0, 1]] };
-    const m = await segment(air, { model: tp.pipeline, device: testDevice });
+    // A copy of the pipeline whose coarse head outputs -100 everywhere: it finds no liver in anything.
+    const p = await readPipeline(tp.pipeline);
+    const coarse = await readModelBundle(p.coarsePath);
+    const weights = await readBundleWeights(p.coarsePath, coarse);
+    for (const t of weights) {
+      if (t.name === 'head.weight') t.data.fill(0);
+      if (t.name === 'head.bias') t.data.fill(-100);
+    }
+    const blind = path.join(tmp, 'blind');
+    const { validation, training, createdAt, liversegVersion, format, formatVersion, architecture, config, weights: w, weightsSha256, ...meta } = coarse;
+    await saveModelBundle(path.join(blind, 'coarse.json'), config, weights, { ...meta, validation, training });
+    await writePipeline(path.join(blind, 'pipeline.json'), path.join(blind, 'coarse.json'), p.finePath, p.margin);
+    const m = await segment(CT, { model: path.join(blind, 'pipeline.json'), device: testDevice });
     expect(m.liverFound).toBe(false);
     expect(m.roi).toBeNull();
     expect(m.data.every((v) => v === 0)).toBe(true);
@@ -154,7 +176,11 @@ describe('segment(): coarse-to-fine liver segmentation', () => {
       const sequential: Awaited<ReturnType<typeof segment>>[] = [];
       for (const f of inputs) sequential.push(await segment(f, { model: pipeline }));
       const concurrent = await Promise.all([...inputs, ...inputs].map((f) => segment(f, { model: pipeline })));
-      concurrent.forEach((m, i) => expect(Buffer.from(m.data).equals(Buffer.from(sequential[i % inputs.length].data))).toBe(true));
+      concurrent.forEach((m, i) => {
+        const ref = sequential[i % inputs.length].data;
+        if (onCpu) expect(Buffer.from(m.data).equals(Buffer.from(ref))).toBe(true);
+        else expect(agreement(m.data, ref)).toBeGreaterThan(0.999); // see the orientation test
+      });
       // loading the same path again reuses the loaded models
       expect(await loadPipeline(tp.pipeline, { device: testDevice })).toBe(pipeline);
     });

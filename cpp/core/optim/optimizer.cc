@@ -22,12 +22,9 @@ Optimizer::Optimizer(NamedTensors params, OptimizerOptions options) : params_(st
 }
 
 void Optimizer::zero_grad() {
-  for (auto& [name, p] : params_) {
-    if (p.grad().defined()) {
-      p.mutable_grad().detach_();
-      p.mutable_grad().zero_();
-    }
-  }
+  // Dropping the gradients (rather than zeroing them) lets backward write fresh ones instead of
+  // accumulating into zeros: one kernel and one memset fewer per parameter, as PyTorch 2 does.
+  for (auto& [name, p] : params_) p.mutable_grad() = torch::Tensor();
 }
 
 void Optimizer::set_lr(double lr) {
