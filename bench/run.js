@@ -21,6 +21,7 @@
  *   --python PATH        the peer's interpreter (default /usr/bin/python3, env LIVERSEG_BENCH_PYTHON)
  *   --env KEY=VALUE      extra environment for both sides' processes (repeatable), e.g.
  *                        --env OPENBLAS_NUM_THREADS=1
+ *   --from FILE          run nothing: rewrite docs/BENCHMARKS.md from an earlier results file
  *
  * Every measurement runs in a child process of its own (bench/liverseg_case.js or
  * bench/peer/bench_peer.py), so each side's peak RSS is its own. A side-by-side case runs in
@@ -62,6 +63,7 @@ function parseArgs(argv) {
     out: null,
     python: process.env.LIVERSEG_BENCH_PYTHON || '/usr/bin/python3',
     env: {},
+    from: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -101,6 +103,9 @@ function parseArgs(argv) {
         break;
       case '--python':
         o.python = value();
+        break;
+      case '--from':
+        o.from = path.resolve(value());
         break;
       case '--env': {
         const kv = value();
@@ -151,7 +156,7 @@ function plan(quick) {
     // One round each; 96 and 128 come from the forward case.
     scaling: [[64, 3], [96, 3], [128, 3], [160, 2], [192, 2]],
     scalingPeer: true,
-    e2e: { slices: [50, 100, 200, 300], inPlane: 512, window: 128, repeats: 1 },
+    e2e: { slices: [50, 100, 200, 300], inPlane: 512, window: 128, repeats: 2 },
   };
 }
 
@@ -396,8 +401,40 @@ function want(o, name) {
   return !o.cases || o.cases.includes(name);
 }
 
+/** Rebuilds what renderMarkdown needs from a results file written by an earlier run. */
+function renderFromFile(o) {
+  const recs = fs
+    .readFileSync(o.from, 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l));
+  const machine = recs.find((r) => r.kind === 'machine');
+  if (!machine) throw new Error(`${o.from} has no machine line: not a results file of bench/run.js`);
+  const done = recs.find((r) => r.kind === 'done') || {};
+  Object.assign(machine, { loadavg_end: done.loadavg_end || [], duration_s: done.duration_s || 0 });
+  const suite = { o: { ...o, out: o.from }, byKey: new Map(), parity: recs.find((r) => r.kind === 'check' && r.check === 'parity') };
+  const META = ['case', 'size', 'batch', 'optimizer', 'shape', 'file_mib', 'content', 'scaling'];
+  for (const r of recs.filter((x) => x.kind === 'measurement')) {
+    const e = suite.byKey.get(r.key) || { L: null, P: null, C: null, meta: Object.fromEntries(META.filter((k) => k in r).map((k) => [k, r[k]])) };
+    if (r.side === 'peer') e.P = r;
+    else e.L = r;
+    suite.byKey.set(r.key, e);
+  }
+  for (const r of recs.filter((x) => x.kind === 'comparison')) {
+    const e = suite.byKey.get(r.key);
+    if (e) e.C = r;
+  }
+  for (const e of suite.byKey.values()) if (!e.C) e.C = compare({ ...e.meta }, e.L && !e.L.error && !e.L.skipped ? e.L : null, e.P && !e.P.error ? e.P : null);
+  return renderMarkdown(suite, machine);
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.from) {
+    writeDoc(renderFromFile(o));
+    log(`table: ${path.relative(ROOT, DOC)} (from ${o.from})`);
+    return;
+  }
   const p = plan(o.quick);
   const rounds = o.rounds || p.rounds;
   const reps = (n) => String(o.repeats || n);
@@ -514,7 +551,7 @@ async function main() {
   await new Promise((res) => suite.out.end(res));
   log(`results: ${path.relative(ROOT, o.out)} (${machine.duration_s} s)`);
   if (o.docs) {
-    writeDoc(renderMarkdown(suite, machine, p));
+    writeDoc(renderMarkdown(suite, machine));
     log(`table: ${path.relative(ROOT, DOC)}`);
   }
 }
@@ -535,7 +572,7 @@ function caseLabel(meta) {
   return meta.case;
 }
 
-function renderMarkdown(suite, m, p) {
+function renderMarkdown(suite, m) {
   const L = [];
   const peerDesc = m.peer ? `PyTorch ${m.peer.torch} (Debian python3-torch), nibabel ${m.peer.nibabel}, NumPy ${m.peer.numpy}` : 'not run';
   L.push(`## CPU: liverseg against the PyTorch peer`, '');

@@ -113,7 +113,7 @@ async function prepare(segmentFn, makePhantom, a) {
     `default ResUNet (${channels.join('-')}, ${a.block}) for both stages, untrained weights; coarse at ${COARSE_SIZE.join('×')}, ` +
     `fine by ${FINE_ROI.join('×')} windows (overlap ${OVERLAP}, Gaussian, 1 window per batch), ROI margin ${MARGIN}; ` +
     `the coarse output is replaced by the phantom's liver label at ${COARSE_SIZE.join('×')} (the coarse forward still runs); ` +
-    `phantom ${shape.join('×')} at ${spacing.map((s) => +s.toFixed(3)).join('×')} mm, .nii.gz in and out (gzip 1)`;
+    `phantoms (seed ${a.seed}) ${shape[0]}×${shape[1]}×N at ${spacing.map((s) => +s.toFixed(3)).join('×')} mm, .nii.gz in and out (gzip 1)`;
   return {
     description,
     warm,

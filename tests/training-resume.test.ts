@@ -86,9 +86,12 @@ describe('training: resume, interruption and configuration checks', () => {
     const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no epoch line; stderr: ${stderr}`)), 120000);
+      let sent = false;
       child.stderr.on('data', (d) => {
         stderr += d;
-        if (/epoch 2\/50/.test(stderr)) {
+        // one SIGINT only: a second one means "quit at once" and skips the summary
+        if (!sent && /epoch 2\/50/.test(stderr)) {
+          sent = true;
           clearTimeout(timer);
           child.kill('SIGINT');
           resolve();

@@ -133,58 +133,44 @@ Napi::Value ModelWrap::PredictVolume(const Napi::CallbackInfo& info) {
       [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, keep);
 }
 
-Napi::Value ModelWrap::GetWeights(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
+namespace {
+
+// Weights and optimizer state cross the boundary the same way: named tensors out, named tensors in.
+Napi::Value get_named(Napi::Env env, std::shared_ptr<Model> m, NamedTensors (Model::*get)() const) {
   auto out = std::make_shared<NamedTensors>();
   return PromiseWorker::Start(
       env,
-      [m, out] {
+      [m, out, get] {
         std::lock_guard<std::mutex> lock(m->mutex());
-        *out = m->weights();
+        *out = ((*m).*get)();
       },
       [out](Napi::Env env) -> Napi::Value { return named_tensors_to_js(env, *out); });
 }
 
-Napi::Value ModelWrap::SetWeights(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
+Napi::Value set_named(Napi::Env env, std::shared_ptr<Model> m, const Napi::Value& value, void (Model::*set)(const NamedTensors&)) {
   std::vector<Napi::Value> holders;
-  NamedTensors w = read_named_tensors(info[0], holders);
+  NamedTensors tensors = read_named_tensors(value, holders);
   return PromiseWorker::Start(
       env,
-      [m, w] {
+      [m, tensors, set] {
         std::lock_guard<std::mutex> lock(m->mutex());
-        m->load_weights(w);
+        ((*m).*set)(tensors);
       },
       [](Napi::Env env) -> Napi::Value { return env.Undefined(); }, holders);
 }
 
+}  // namespace
+
+Napi::Value ModelWrap::GetWeights(const Napi::CallbackInfo& info) { return get_named(info.Env(), model(info.Env()), &Model::weights); }
+
+Napi::Value ModelWrap::SetWeights(const Napi::CallbackInfo& info) { return set_named(info.Env(), model(info.Env()), info[0], &Model::load_weights); }
+
 Napi::Value ModelWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
-  auto out = std::make_shared<NamedTensors>();
-  return PromiseWorker::Start(
-      env,
-      [m, out] {
-        std::lock_guard<std::mutex> lock(m->mutex());
-        *out = m->optimizer_state();
-      },
-      [out](Napi::Env env) -> Napi::Value { return named_tensors_to_js(env, *out); });
+  return get_named(info.Env(), model(info.Env()), &Model::optimizer_state);
 }
 
 Napi::Value ModelWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto m = model(env);
-  std::vector<Napi::Value> holders;
-  NamedTensors s = read_named_tensors(info[0], holders);
-  return PromiseWorker::Start(
-      env,
-      [m, s] {
-        std::lock_guard<std::mutex> lock(m->mutex());
-        m->load_optimizer_state(s);
-      },
-      [](Napi::Env env) -> Napi::Value { return env.Undefined(); }, holders);
+  return set_named(info.Env(), model(info.Env()), info[0], &Model::load_optimizer_state);
 }
 
 Napi::Value ModelWrap::GetLearningRate(const Napi::CallbackInfo& info) {

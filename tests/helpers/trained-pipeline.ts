@@ -1,7 +1,7 @@
 /**
  * One small two-stage pipeline trained on phantoms, shared by the test files of one jest run:
- * the first file that asks trains it into a fresh temporary folder, later files reuse it
- * (the folder is passed through the process environment, which jest's test files share).
+ * the first file that asks trains it into the run's folder (made by tests/global-setup.js),
+ * later files reuse it.
  */
 import { promises as fsp } from 'fs';
 import * as os from 'os';
@@ -41,15 +41,16 @@ export const TRAIN_SETTINGS = {
 };
 
 export async function trainedPipeline(): Promise<TrainedPipeline> {
-  const existing = process.env[ENV];
-  if (existing) {
+  const shared = process.env[ENV];
+  if (shared) {
     try {
-      return JSON.parse(await fsp.readFile(path.join(existing, 'summary.json'), 'utf8')) as TrainedPipeline;
+      return JSON.parse(await fsp.readFile(path.join(shared, 'summary.json'), 'utf8')) as TrainedPipeline;
     } catch {
-      // trained by a file that failed half-way: train again below
+      // not trained yet in this run (or a file that trained it failed half-way): train below
     }
   }
-  const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'liverseg-pipeline-'));
+  const root = shared ?? (await fsp.mkdtemp(path.join(os.tmpdir(), 'liverseg-pipeline-')));
+  await fsp.rm(path.join(root, 'run'), { recursive: true, force: true });
   const data = path.join(root, 'phantoms');
   const unseen = path.join(root, 'unseen');
   await writePhantomDataset(data, { count: 14, shape: PHANTOM_SHAPE, seed: 1 });
@@ -64,6 +65,5 @@ export async function trainedPipeline(): Promise<TrainedPipeline> {
     trainSeconds: (Date.now() - t0) / 1000,
   };
   await fsp.writeFile(path.join(root, 'summary.json'), JSON.stringify(summary));
-  process.env[ENV] = root;
   return summary;
 }

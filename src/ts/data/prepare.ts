@@ -14,6 +14,7 @@ import { writeJsonAtomic } from '../io/bundle';
 import { saveVolume } from '../io/nifti-write';
 import { toCanonical } from '../io/orientation';
 import { resizeNative } from '../inferers/native-ops';
+import { maskBox } from '../inferers/segment';
 import { resizeAffine } from '../transforms/resize';
 import { cropVolume } from '../transforms/ops';
 import type { Vec3, Volume } from '../volume';
@@ -59,26 +60,11 @@ export interface RecordedBox {
 
 /** The liver's bounding box widened by `margin` and clipped to the volume; null when the label is empty. */
 export function labelBox(label: Volume, margin: number): { start: Vec3; end: Vec3 } | null {
-  const [ni, nj, nk] = label.shape;
-  const d = label.data;
-  const lo: Vec3 = [ni, nj, nk];
-  const hi: Vec3 = [-1, -1, -1];
-  let idx = 0;
-  for (let k = 0; k < nk; k++)
-    for (let j = 0; j < nj; j++)
-      for (let i = 0; i < ni; i++, idx++) {
-        if (d[idx] === 0) continue;
-        if (i < lo[0]) lo[0] = i;
-        if (i > hi[0]) hi[0] = i;
-        if (j < lo[1]) lo[1] = j;
-        if (j > hi[1]) hi[1] = j;
-        if (k < lo[2]) lo[2] = k;
-        if (k > hi[2]) hi[2] = k;
-      }
-  if (hi[0] < 0) return null;
+  const box = maskBox(label.data, label.shape);
+  if (!box) return null;
   return {
-    start: [0, 1, 2].map((a) => Math.max(0, lo[a] - margin)) as Vec3,
-    end: [0, 1, 2].map((a) => Math.min(label.shape[a], hi[a] + 1 + margin)) as Vec3,
+    start: [0, 1, 2].map((a) => Math.max(0, box.start[a] - margin)) as Vec3,
+    end: [0, 1, 2].map((a) => Math.min(label.shape[a], box.end[a] + margin)) as Vec3,
   };
 }
 

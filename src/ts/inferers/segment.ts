@@ -80,7 +80,7 @@ export function mapBoxToFull(box: Box, small: Vec3, full: Vec3, margin: number):
 }
 
 /** Bounding box [start, end) of the non-zero voxels, or null. */
-export function maskBox(mask: Uint8Array, shape: Vec3): Box | null {
+export function maskBox(mask: ArrayLike<number>, shape: Vec3): Box | null {
   const [ni, nj, nk] = shape;
   const lo: Vec3 = [ni, nj, nk];
   const hi: Vec3 = [-1, -1, -1];
