@@ -46,8 +46,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const root = packageRoot();
   const out = nodePath.resolve(values.out ?? nodePath.join(root, 'demo-output'));
-  const epochs = Number(values.epochs ?? 24);
-  const cases = Number(values.cases ?? 16);
+  const epochs = Number(values.epochs ?? 20);
+  const cases = Number(values.cases ?? 14);
   const say = (s: string) => process.stdout.write(s + '\n');
   const b = backend();
   say(`liverseg demo: LibTorch ${b.torchVersion}, device ${b.defaultDevice}, ${b.threads} threads; output in ${out}`);
@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
 
   const phantoms = nodePath.join(out, 'phantoms');
   const unseen = nodePath.join(out, 'unseen');
-  const shape = [112, 112, 56];
+  const shape = [96, 96, 48];
   if (values.retrain || !(await exists(nodePath.join(phantoms, 'dataset.json')))) {
     say(`1/4 writing ${cases} training phantoms (${shape.join('x')}) to ${phantoms}`);
     await writePhantomDataset(phantoms, { count: cases, shape, seed: 1 });
@@ -73,15 +73,15 @@ export async function main(argv: string[]): Promise<number> {
       output: runDir,
       epochs,
       channels: [8, 16, 32, 64],
-      coarseSize: [64, 64, 32],
-      patchSize: [64, 64, 32],
+      coarseSize: [48, 48, 32],
+      patchSize: [48, 48, 32],
       cropsPerVolume: 2,
       margin: 8,
       lr: 0.01,
       scheduler: 'warmup-cosine',
       warmupEpochs: 2,
       valRatio: 0.2,
-      valInterval: 4,
+      valInterval: 5,
       device: process.env.LIVERSEG_DEVICE ?? 'auto',
     });
     for (const s of r.stages) say(`   ${s.stage}: best validation Dice ${s.bestDice?.toFixed(4) ?? 'n/a'} at epoch ${s.bestEpoch} in ${formatDuration(s.seconds)}`);
