@@ -62,12 +62,23 @@ Napi::Value Resize(const Napi::CallbackInfo& info) {
       [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {v.holder});
 }
 
+TensorArg read_mask(const Napi::CallbackInfo& info) {
+  TensorArg m = read_tensor(info[0], "mask");
+  if (m.tensor.scalar_type() != torch::kUInt8 || m.tensor.dim() != 3) {
+    throw make_error(info.Env(), "ERR_INVALID_ARG", "Invalid argument 'mask': expected a 3D Uint8Array volume");
+  }
+  return m;
+}
+
+int read_connectivity(const Napi::CallbackInfo& info) {
+  return info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 26;
+}
+
 // largestComponent(mask {Uint8Array, shape [D,H,W]}, connectivity): a new mask, plus counts.
 Napi::Value LargestComponent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  TensorArg m = read_tensor(info[0], "mask");
-  if (m.tensor.scalar_type() != torch::kUInt8 || m.tensor.dim() != 3) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'mask': expected a 3D Uint8Array volume");
-  const int connectivity = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 26;
+  TensorArg m = read_mask(info);
+  const int connectivity = read_connectivity(info);
   auto out = std::make_shared<torch::Tensor>();
   auto stats = std::make_shared<ComponentStats>();
   torch::Tensor x = m.tensor;
@@ -89,9 +100,8 @@ Napi::Value LargestComponent(const Napi::CallbackInfo& info) {
 
 Napi::Value LabelComponents(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  TensorArg m = read_tensor(info[0], "mask");
-  if (m.tensor.scalar_type() != torch::kUInt8 || m.tensor.dim() != 3) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'mask': expected a 3D Uint8Array volume");
-  const int connectivity = info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 26;
+  TensorArg m = read_mask(info);
+  const int connectivity = read_connectivity(info);
   auto out = std::make_shared<torch::Tensor>();
   auto sizes = std::make_shared<std::vector<int64_t>>();
   torch::Tensor x = m.tensor;
