@@ -6,7 +6,7 @@ import * as zlib from 'node:zlib';
 import { LiversegError } from '../src/ts/errors';
 import { decodeNifti, encodeNifti, loadVolume, maskLike, saveVolume, writeFileAtomic } from '../src/ts/io';
 import { Rng } from '../src/ts/util/rng';
-import type { Affine, Vec3, Volume, VoxelArray } from '../src/ts/volume';
+import type { Affine, Vec3, Volume } from '../src/ts/volume';
 import { handNifti, HandHeader, REPO_ROOT, SAMPLE_VALUES } from './helpers/nifti-builder';
 
 const CT = path.join(REPO_ROOT, 'tests/fixtures/ct-sample/imagesTr/ct_sample.nii.gz');
@@ -51,16 +51,6 @@ async function rawHeader(p: string) {
   };
 }
 
-const ARRAYS: Record<number, new (v: number[]) => VoxelArray> = {
-  2: Uint8Array,
-  256: Int8Array,
-  4: Int16Array,
-  512: Uint16Array,
-  8: Int32Array,
-  768: Uint32Array,
-  16: Float32Array,
-  64: Float64Array,
-};
 
 describe('round trip read -> write -> read', () => {
   const cases: [number, 1 | 2, boolean, string][] = [];

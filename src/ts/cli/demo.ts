@@ -14,20 +14,16 @@ import { maskDice } from '../inferers/dice';
 import { segment } from '../inferers/segment';
 import { loadVolume } from '../io/nifti-read';
 import { saveVolume } from '../io/nifti-write';
-import { backend, packageRoot } from '../native/loader';
+import { backend } from '../native/loader';
+import { packageRoot } from '../util/package';
 import { runCli } from './run';
+import { pathExists } from '../util/fs';
 
 const USAGE = `Usage: npm run demo [-- --out DIR] [--retrain] [--epochs N] [--cases N]
 
 Makes synthetic CT phantoms, trains a small two-stage (coarse + fine) pipeline on the CPU, and segments
 an unseen phantom and the real CT sample. Reuses a pipeline trained by an earlier run unless --retrain.`;
 
-async function exists(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -56,15 +52,15 @@ export async function main(argv: string[]): Promise<number> {
   const phantoms = nodePath.join(out, 'phantoms');
   const unseen = nodePath.join(out, 'unseen');
   const shape = [96, 96, 48];
-  if (values.retrain || !(await exists(nodePath.join(phantoms, 'dataset.json')))) {
+  if (values.retrain || !(await pathExists(nodePath.join(phantoms, 'dataset.json')))) {
     say(`1/4 writing ${cases} training phantoms (${shape.join('x')}) to ${phantoms}`);
     await writePhantomDataset(phantoms, { count: cases, shape, seed: 1 });
   } else say('1/4 training phantoms already there');
-  if (!(await exists(nodePath.join(unseen, 'dataset.json')))) await writePhantomDataset(unseen, { count: 1, shape, seed: 4242 });
+  if (!(await pathExists(nodePath.join(unseen, 'dataset.json')))) await writePhantomDataset(unseen, { count: 1, shape, seed: 4242 });
 
   const runDir = nodePath.join(out, 'run');
   const pipelinePath = nodePath.join(runDir, 'pipeline.json');
-  if (values.retrain || !(await exists(pipelinePath))) {
+  if (values.retrain || !(await pathExists(pipelinePath))) {
     say(`2/4 training a two-stage pipeline for ${epochs} epochs per stage (a few minutes on 2 cores)`);
     await fsp.rm(runDir, { recursive: true, force: true });
     const r = await train({
@@ -99,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
 
   say('4/4 segmenting the real CT sample (one patient, TotalSegmentator reference mask)');
   const ct = nodePath.join(root, 'tests', 'fixtures', 'ct-sample', 'imagesTr', 'ct_sample.nii.gz');
-  if (await exists(ct)) {
+  if (await pathExists(ct)) {
     const real = await segment(ct, { model: pipelinePath });
     const realPath = nodePath.join(out, 'ct-sample-liver.nii.gz');
     await saveVolume(realPath, real);

@@ -19,6 +19,7 @@ import { resizeAffine } from '../transforms/resize';
 import { cropVolume } from '../transforms/ops';
 import type { Vec3, Volume } from '../volume';
 import { loadCase } from './load-case';
+import { pathExists } from '../util/fs';
 import { CaseRecord, loadMsdDataset } from './msd';
 
 export interface PrepareOptions {
@@ -68,12 +69,6 @@ export function labelBox(label: Volume, margin: number): { start: Vec3; end: Vec
   };
 }
 
-async function exists(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function resizeVolume(v: Volume, size: Vec3, mode: 'area' | 'nearest'): Promise<Volume> {
   const data = await resizeNative(v.data as never, v.shape, size, mode);
@@ -106,7 +101,7 @@ export async function prepareDatasets(dataDir: string, outDir: string, options: 
     const rel = { image: `./imagesTr/${file}`, label: `./labelsTr/${file}` };
     const boxFile = dirs.foreground ? nodePath.join(dirs.foreground, 'labelsTr', `${c.name}.box.json`) : '';
     const done = async (o: 'resized' | 'foreground') =>
-      (await exists(nodePath.join(dirs[o]!, 'imagesTr', file))) && (await exists(nodePath.join(dirs[o]!, 'labelsTr', file))) && (o !== 'foreground' || (await exists(boxFile)));
+      (await pathExists(nodePath.join(dirs[o]!, 'imagesTr', file))) && (await pathExists(nodePath.join(dirs[o]!, 'labelsTr', file))) && (o !== 'foreground' || (await pathExists(boxFile)));
     try {
       const pending = [];
       for (const o of outputs) if (options.overwrite || !(await done(o))) pending.push(o);

@@ -236,7 +236,6 @@ async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOptions, 
   } catch {
     rows = [];
   }
-  if (startEpoch === 0) rows = [];
 
   const binding = loadBinding();
   const intensity = intensityOf(c);

@@ -13,6 +13,7 @@ import * as nodePath from 'path';
 import { LiversegError, fileError } from '../errors';
 import { ResolvedArchitecture, resolveArchitecture } from '../nets/config';
 import type { NamedTensor } from '../nets/resunet';
+import { packageVersion } from '../util/package';
 import type { Vec3 } from '../volume';
 import { writeFileAtomic, writeAll } from './atomic-write';
 import { encodeSafetensors, readSafetensors, SafetensorsDtype, SafetensorsTensor } from './safetensors';
@@ -65,20 +66,6 @@ export interface PipelineBundle {
   /** ROI margin in full-resolution voxels added around the coarse liver box. */
   margin: number;
   createdAt?: string;
-}
-
-function liversegVersion(): string {
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../../package.json') as { version: string }).version;
-  } catch {
-    try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      return (require('../../../package.json') as { version: string }).version;
-    } catch {
-      return 'unknown';
-    }
-  }
 }
 
 const DTYPE_OF: Record<string, SafetensorsDtype> = {
@@ -156,7 +143,7 @@ export async function saveModelBundle(jsonPath: string, config: ResolvedArchitec
     weightsSha256: digest,
     ...meta,
     createdAt: new Date().toISOString(),
-    liversegVersion: liversegVersion(),
+    liversegVersion: packageVersion(),
   };
   await writeJsonAtomic(jsonPath, bundle);
   if (previous && previous !== weightsName && !previous.includes('/') && !previous.includes('\\')) {

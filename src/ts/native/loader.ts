@@ -7,18 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { LiversegError } from '../errors';
 import type { NativeBinding, NativeBackend } from './binding';
+import { packageRoot } from '../util/package';
+
+export { packageRoot };
 
 let cached: NativeBinding | undefined;
-
-/** The package root (folder of package.json), whether running from lib/ or from src/ts/. */
-export function packageRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 5; i++) {
-    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'CMakeLists.txt'))) return dir;
-    dir = path.dirname(dir);
-  }
-  return path.resolve(__dirname, '..', '..');
-}
 
 /** The file node-gyp-build would load from `root`, or undefined when it finds none. */
 function selectedAddon(root: string): string | undefined {
