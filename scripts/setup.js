@@ -9,7 +9,7 @@
  * Plain Node with no dependencies, so it can run before `npm ci`.
  */
 'use strict';
-const { execSync, spawnSync } = require('child_process');
+const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
 

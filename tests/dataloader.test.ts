@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CacheDataset, DataLoader, Dataset, findWorkerScript, loadMsdDataset, writePhantomDataset } from '../src/ts/data';
+import { CacheDataset, DataLoader, Dataset, loadMsdDataset, writePhantomDataset } from '../src/ts/data';
+import { findWorkerScript } from '../src/ts/data/loader';
 import type { Batch, CaseRecord } from '../src/ts/data';
 import {
   EnsureBinaryLabeld,

@@ -59,7 +59,7 @@ describe('real CT sample', () => {
     expect(v.spacing).toEqual([3, 3, 3]);
     // Offsets as nifti-reader-js prints them (float32 values widened to double).
     expect(v.affine).toEqual([
-      [3, 0, 0, -177.95632934570312],
+      [3, 0, 0, -177.95632934570312], // eslint-disable-line no-loss-of-precision -- kept as nifti-reader-js prints it
       [0, 3, 0, 11.319000244140625],
       [0, 0, 3, 94.3017578125],
       [0, 0, 0, 1],

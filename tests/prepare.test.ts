@@ -3,9 +3,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { loadVolume } from '../src/ts/io/nifti-read';
-import { toCanonical } from '../src/ts/io/orientation';
+import { toCanonical } from '../src/ts/geometry/orientation';
 import { writePhantomDataset } from '../src/ts/data/phantom-dataset';
-import { prepareDatasets, labelBox } from '../src/ts/data/prepare';
+import { prepareDatasets, labelBox } from '../src/ts/engines/prepare';
 import { cropData } from '../src/ts/transforms/ops';
 
 describe('liverseg-prepare', () => {

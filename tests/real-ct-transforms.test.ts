@@ -22,7 +22,7 @@ import {
   pasteBack,
 } from '../src/ts/transforms';
 import type { Sample, StoredBox, Transform } from '../src/ts/transforms';
-import { axcodes } from '../src/ts/io';
+import { axcodes } from '../src/ts/geometry';
 import { Rng } from '../src/ts/util/rng';
 import type { Volume } from '../src/ts/volume';
 

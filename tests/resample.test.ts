@@ -1,7 +1,8 @@
 import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadVolume, resampleLike, resampleToShape, resampleToSpacing, saveVolume } from '../src/ts/io';
+import { loadVolume, saveVolume } from '../src/ts/io';
+import { resampleLike, resampleToShape, resampleToSpacing } from '../src/ts/geometry';
 import { Rng } from '../src/ts/util/rng';
 import type { Affine, Vec3, Volume } from '../src/ts/volume';
 import { REPO_ROOT } from './helpers/nifti-builder';

@@ -4,9 +4,9 @@ import * as os from 'os';
 import * as path from 'path';
 import { writePhantomDataset } from '../src/ts/data/phantom-dataset';
 import { readTrainConfigFile, resolveTrainConfig } from '../src/ts/engines/config';
-import { loadCheckpoint } from '../src/ts/engines/checkpoint';
+import { loadCheckpoint } from '../src/ts/bundle';
 import { train } from '../src/ts/engines/trainer';
-import { readModelBundle } from '../src/ts/io/bundle';
+import { readModelBundle } from '../src/ts/bundle';
 import { createProgress } from '../src/ts/engines/progress';
 import { onCpu, testDevice } from './helpers/device';
 

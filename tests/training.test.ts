@@ -1,6 +1,6 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { readModelBundle, readPipeline } from '../src/ts/io/bundle';
+import { readModelBundle, readPipeline } from '../src/ts/bundle';
 import { trainConfigSchema, TRAIN_FIELDS, defaultTrainConfig } from '../src/ts/engines/config';
 import { TrainedPipeline, trainedPipeline, TRAIN_SETTINGS } from './helpers/trained-pipeline';
 

@@ -1,12 +1,5 @@
-import {
-  affineResample,
-  affineVoxelMap,
-  applyAffineParams,
-  identityAffineParams,
-  randAffineParams,
-  RandAffined,
-  rotate90,
-} from '../src/ts/transforms';
+import { RandAffined, rotate90 } from '../src/ts/transforms';
+import { affineResample, affineVoxelMap, applyAffineParams, identityAffineParams, randAffineParams } from '../src/ts/transforms/rand-affine';
 import { Rng } from '../src/ts/util/rng';
 import type { Vec3 } from '../src/ts/volume';
 import { at, fromFn, indexVolume, vol, world } from './helpers/volumes';

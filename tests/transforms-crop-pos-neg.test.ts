@@ -1,4 +1,5 @@
-import { posNegCropStarts, posNegIndices, randCropByPosNegLabel, RandCropByPosNegLabeld } from '../src/ts/transforms';
+import { randCropByPosNegLabel, RandCropByPosNegLabeld } from '../src/ts/transforms';
+import { posNegCropStarts, posNegIndices } from '../src/ts/transforms/rand-crop-by-pos-neg-label';
 import { Rng } from '../src/ts/util/rng';
 import { LiversegError } from '../src/ts/errors';
 import type { Vec3 } from '../src/ts/volume';

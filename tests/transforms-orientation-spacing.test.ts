@@ -1,5 +1,5 @@
 import { orientation, Orientationd, spacing, Spacingd } from '../src/ts/transforms';
-import { axcodes } from '../src/ts/io';
+import { axcodes } from '../src/ts/geometry';
 import type { Vec3 } from '../src/ts/volume';
 import { at, indexVolume, vol, world } from './helpers/volumes';
 

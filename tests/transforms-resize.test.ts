@@ -1,4 +1,5 @@
-import { resize, Resized, resizeAreaData, resizeNearestData } from '../src/ts/transforms';
+import { resize, Resized } from '../src/ts/transforms';
+import { resizeAreaData, resizeNearestData } from '../src/ts/transforms/resize';
 import type { Vec3 } from '../src/ts/volume';
 import { at, fromFn, vol, world } from './helpers/volumes';
 

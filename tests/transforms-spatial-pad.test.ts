@@ -1,4 +1,5 @@
-import { spatialPad, SpatialPadd, spatialPadBefore } from '../src/ts/transforms';
+import { spatialPad, SpatialPadd } from '../src/ts/transforms';
+import { spatialPadBefore } from '../src/ts/transforms/spatial-pad';
 import { at, indexVolume, vol, world } from './helpers/volumes';
 
 describe('SpatialPad', () => {

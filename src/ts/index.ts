@@ -1,5 +1,7 @@
 /**
- * liverseg: liver segmentation in CT for Node.js.
+ * liverseg: liver segmentation in CT for Node.js. This file is the public API, listed name by
+ * name; tests/api-surface.test.ts compares it with tests/api-surface.json, so every change to
+ * what users can import shows up in review.
  *
  * @example
  * import { segment, loadVolume, saveVolume } from 'liverseg';
@@ -12,41 +14,153 @@ export type { Volume, VoxelArray, Vec3, Affine, NiftiGeometry } from './volume';
 export { assertVolume, identityAffine, withData } from './volume';
 export { Rng } from './util/rng';
 
-// files and geometry
-export {
-  loadVolume,
-  saveVolume,
-  maskLike,
-  toFloat32,
-  countNonFinite,
-  axcodes,
-  toCanonical,
-  fromCanonical,
-  resampleToSpacing,
-  resampleToShape,
-  resampleLike,
-  readSafetensors,
-  writeSafetensors,
-} from './io';
-export type { LoadVolumeOptions, SaveVolumeOptions, CanonicalTransform } from './io';
-export { readModelBundle, readPipeline, writePipeline } from './io/bundle';
-export type { ModelBundle, PipelineBundle, IntensityWindowConfig, Stage } from './io/bundle';
+// files
+export { loadVolume, saveVolume, decodeNifti, encodeNifti, maskLike, toFloat32, countNonFinite, readSafetensors, writeSafetensors } from './io';
+export type { LoadVolumeOptions, DecodeNiftiOptions, SaveVolumeOptions, SafetensorsDtype, SafetensorsTensor, SafetensorsFile, TensorArray } from './io';
 
-// networks
-export { ResUNet } from './nets/resunet';
-export type { PredictVolumeOptions, VolumePrediction, NamedTensor } from './nets/resunet';
-export { parameterCount } from './nets/config';
-export type { ModelOptions, ResUNetConfig, OptimizerConfig } from './nets/config';
-export { loadModel, saveModel } from './nets/bundle-model';
-export type { LoadedModel } from './nets/bundle-model';
-export type { Batch as TensorBatch } from './native/tensors';
+// geometry
+export { axcodes, toCanonical, fromCanonical, resampleToSpacing, resampleToShape, resampleLike, boundingBox, mapBoxToFull } from './geometry';
+export type { CanonicalTransform, Box, ResampleOptions, InterpolationMode } from './geometry';
+
+// data and transforms
+export {
+  loadMsdDataset,
+  splitCases,
+  Dataset,
+  CacheDataset,
+  DataLoader,
+  makePhantom,
+  writePhantomDataset,
+} from './data';
+export type {
+  CaseRecord,
+  MsdDataset,
+  LoadMsdOptions,
+  Split,
+  SplitOptions,
+  DatasetOptions,
+  CacheDatasetOptions,
+  CacheProgress,
+  DataLoaderOptions,
+  EpochOptions,
+  Batch,
+  BatchItem,
+  Phantom,
+  PhantomInfo,
+  PhantomOptions,
+  PhantomDatasetOptions,
+  PhantomDatasetResult,
+} from './data';
+export {
+  MapTransform,
+  Compose,
+  registerTransform,
+  registeredTransforms,
+  transformFromSpec,
+  scaleIntensityRange,
+  ScaleIntensityRanged,
+  spatialPad,
+  SpatialPadd,
+  randCropByPosNegLabel,
+  RandCropByPosNegLabeld,
+  resize,
+  Resized,
+  cropForeground,
+  foregroundBox,
+  pasteBack,
+  CropForegroundd,
+  orientation,
+  Orientationd,
+  spacing,
+  Spacingd,
+  flip,
+  randFlip,
+  RandFlipd,
+  rotate90,
+  randRotate90,
+  RandRotate90d,
+  randAffine,
+  RandAffined,
+  addGaussianNoise,
+  randGaussianNoise,
+  RandGaussianNoised,
+  scaleIntensity,
+  randScaleIntensity,
+  RandScaleIntensityd,
+  shiftIntensity,
+  randShiftIntensity,
+  RandShiftIntensityd,
+  castToFloat32,
+  CastToFloat32d,
+  ensureBinaryLabel,
+  EnsureBinaryLabeld,
+} from './transforms';
+export type {
+  Sample,
+  Transform,
+  TransformOutput,
+  TransformSpec,
+  KeysOptions,
+  TransformFactory,
+  ScaleIntensityRangeOptions,
+  ScaleIntensityRangedOptions,
+  SpatialPadOptions,
+  SpatialPaddOptions,
+  RandCropByPosNegLabelOptions,
+  RandCropByPosNegLabeldOptions,
+  ResizeMode,
+  ResizeOptions,
+  ResizedOptions,
+  CropForegroundOptions,
+  CropForegrounddOptions,
+  StoredBox,
+  OrientationdOptions,
+  SpacingMode,
+  SpacingOptions,
+  SpacingdOptions,
+  RandFlipOptions,
+  RandFlipdOptions,
+  RandRotate90Options,
+  RandRotate90dOptions,
+  AffineParams,
+  RandAffineOptions,
+  RandAffinedOptions,
+  AffineInterpolationMode,
+  RandGaussianNoiseOptions,
+  RandGaussianNoisedOptions,
+  RandScaleIntensityOptions,
+  RandScaleIntensitydOptions,
+  RandShiftIntensityOptions,
+  RandShiftIntensitydOptions,
+  CastToFloat32dOptions,
+  EnsureBinaryLabelOptions,
+  EnsureBinaryLabeldOptions,
+} from './transforms';
+
+// native backend and networks
 export { backend } from './native/loader';
 export type { NativeBackend as Backend } from './native/binding';
 export { setNumThreads, manualSeed } from './native/runtime';
+export { largestComponent, labelComponents } from './native/ops';
+export type { Connectivity } from './native/ops';
+export type { TensorBatch } from './native/tensors';
+export { ResUNet } from './nets/resunet';
+export type { PredictVolumeOptions, PredictInput, VolumePrediction, NamedTensor } from './nets/resunet';
+export { parameterCount, DEFAULT_INTENSITY } from './nets/config';
+export type { ModelOptions, ResUNetConfig, OptimizerConfig, IntensityWindowConfig } from './nets/config';
 
-// data and transforms
-export * from './data';
-export * from './transforms';
+// metrics
+export { maskDice } from './metrics/dice';
+
+// model files
+export { readModelBundle, readPipeline, writePipeline, loadModel, saveModel } from './bundle';
+export type { ModelBundle, ModelBundleMeta, PipelineBundle, Stage, LoadedModel } from './bundle';
+
+// inference
+export { segment } from './inferers/segment';
+export type { SegmentOptions, Mask, StageTimings } from './inferers/segment';
+export { loadPipeline, clearPipelineCache } from './inferers/pipeline';
+export type { LoadedPipeline } from './inferers/pipeline';
 
 // training
 export { train } from './engines/trainer';
@@ -55,13 +169,5 @@ export { defaultTrainConfig, resolveTrainConfig, trainConfigSchema } from './eng
 export type { TrainConfig } from './engines/config';
 export { cosineRestarts, warmupCosine, makeSchedule } from './engines/schedulers';
 export type { LrSchedule, SchedulerConfig } from './engines/schedulers';
-export { prepareDatasets } from './data/prepare';
-export type { PrepareOptions, PrepareResult } from './data/prepare';
-
-// inference
-export { segment, mapBoxToFull, maskBox } from './inferers/segment';
-export type { SegmentOptions, Mask, StageTimings } from './inferers/segment';
-export { loadPipeline, clearPipelineCache } from './inferers/pipeline';
-export type { LoadedPipeline } from './inferers/pipeline';
-export { largestComponent, labelComponents } from './inferers/native-ops';
-export { maskDice } from './inferers/dice';
+export { prepareDatasets } from './engines/prepare';
+export type { PrepareOptions, PrepareResult } from './engines/prepare';

@@ -1,5 +1,5 @@
 /** Small synthetic inputs made in code for the native tests. */
-import type { Batch } from '../../src/ts/native/tensors';
+import type { TensorBatch as Batch } from '../../src/ts/native/tensors';
 
 /** A sphere of radius r in a cube of side n: image (float32, noisy) and label (uint8), batch of 1. */
 export function sphereBatch(n: number, r: number, seed = 1): { images: Batch<Float32Array>; labels: Batch<Uint8Array> } {

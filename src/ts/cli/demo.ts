@@ -10,7 +10,7 @@ import { parseArgs } from 'util';
 import { writePhantomDataset } from '../data/phantom-dataset';
 import { train } from '../engines/trainer';
 import { formatDuration } from '../engines/progress';
-import { maskDice } from '../inferers/dice';
+import { maskDice } from '../metrics/dice';
 import { segment } from '../inferers/segment';
 import { loadVolume } from '../io/nifti-read';
 import { saveVolume } from '../io/nifti-write';

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `liverseg-info`: the backend (LibTorch, CUDA, threads), or what a model bundle or pipeline is. */
 import { parseArgs } from 'util';
-import { bundleKind, readModelBundle, readPipeline } from '../io/bundle';
+import { bundleKind, readModelBundle, readPipeline } from '../bundle';
 import { parameterCount } from '../nets/config';
 import { backend } from '../native/loader';
 import { runCli } from './run';

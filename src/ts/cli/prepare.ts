@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** `liverseg-prepare`: writes the resized/ and foreground/ datasets the two-stage scheme trains on. */
 import { parseArgs } from 'util';
-import { prepareDatasets } from '../data/prepare';
+import { prepareDatasets } from '../engines/prepare';
 import type { Vec3 } from '../volume';
 import { runCli, UsageError } from './run';
 

@@ -9,7 +9,7 @@ import * as nodePath from 'path';
 import { parseArgs } from 'util';
 import { loadVolume } from '../io/nifti-read';
 import { saveVolume } from '../io/nifti-write';
-import { maskDice } from '../inferers/dice';
+import { maskDice } from '../metrics/dice';
 import { loadPipeline } from '../inferers/pipeline';
 import { segment } from '../inferers/segment';
 import { runCli, UsageError } from './run';

@@ -2,7 +2,7 @@
 import { LiversegError, describeValue } from '../errors';
 import type { Volume } from '../volume';
 import { assertVolume } from '../volume';
-import { loadVolume } from '../io';
+import { loadVolume } from '../io/nifti-read';
 import type { Sample } from '../transforms/types';
 import { sameGeometry } from '../transforms/ops';
 import type { CaseRecord } from './msd';

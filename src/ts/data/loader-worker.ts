@@ -15,6 +15,8 @@ import { applyTail } from './pipeline';
 import type { BatchJob, SerializedError, WorkerInit, WorkerReply } from './worker-protocol';
 
 const init = workerData as WorkerInit;
+// User transform modules register themselves on load; their paths are only known at run time.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 for (const m of init.modules) require(m);
 const asCompose = (t: ReturnType<typeof transformFromSpec>): Compose => (t instanceof Compose ? t : new Compose([t]));
 const full = asCompose(transformFromSpec(init.full));

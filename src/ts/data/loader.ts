@@ -11,7 +11,7 @@ import type { TransformSpec } from '../transforms/types';
 import type { Batch } from './collate';
 import { collate } from './collate';
 import type { Dataset } from './dataset';
-import { deriveRng, deriveRngState } from './seeds';
+import { deriveRng, deriveRngState, RNG_STREAMS } from '../util/seeds';
 import type { BatchJob, SerializedError, WorkerInit, WorkerItem, WorkerReply } from './worker-protocol';
 
 /** Options of {@link DataLoader}. */
@@ -192,7 +192,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** The dataset indices of epoch `e`, in the order they are served. */
   order(e: number): number[] {
     const idx = Array.from({ length: this.dataset.length }, (_, i) => i);
-    return this.shuffle ? deriveRng(this.seed, 1, e).shuffle(idx) : idx;
+    return this.shuffle ? deriveRng(this.seed, RNG_STREAMS.shuffle, e).shuffle(idx) : idx;
   }
 
   /** Dataset indices per batch for epoch `e`. */
@@ -204,7 +204,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   }
 
   private itemRng(e: number, position: number): ReturnType<typeof deriveRngState> {
-    return deriveRngState(this.seed, 2, e, position);
+    return deriveRngState(this.seed, RNG_STREAMS.augment, e, position);
   }
 
   private async inlineBatch(e: number, b: number, indices: number[]): Promise<Batch> {
@@ -213,7 +213,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const samples = [];
     const cases: number[] = [];
     for (let n = 0; n < indices.length; n++) {
-      const rng = deriveRng(this.seed, 2, e, b * this.batchSize + n);
+      const rng = deriveRng(this.seed, RNG_STREAMS.augment, e, b * this.batchSize + n);
       for (const s of await this.dataset.getSamples(indices[n], rng)) {
         samples.push(s);
         cases.push(indices[n]);

@@ -2,12 +2,12 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { fileError, invalidArg, describeValue } from '../errors';
-import { saveVolume } from '../io';
+import { saveVolume } from '../io/nifti-write';
 import type { Vec3 } from '../volume';
 import type { CaseRecord } from './msd';
 import type { PhantomInfo, PhantomOptions } from './phantom';
 import { makePhantom } from './phantom';
-import { deriveRngState } from './seeds';
+import { deriveRngState, RNG_STREAMS } from '../util/seeds';
 
 /** Options of {@link writePhantomDataset}. */
 export interface PhantomDatasetOptions extends Omit<PhantomOptions, 'seed' | 'shape'> {
@@ -37,7 +37,7 @@ export interface PhantomDatasetResult {
 
 /** The phantom seed of case `index` in a dataset with seed `seed`. */
 export function phantomCaseSeed(seed: number, index: number): number {
-  return deriveRngState(seed, 3, index)[0];
+  return deriveRngState(seed, RNG_STREAMS.phantom, index)[0];
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { promises as fsp } from 'fs';
 import { LiversegError, describeValue } from '../errors';
+import { DEFAULT_INTENSITY, SLIDING_WINDOW_DEFAULTS } from '../nets/config';
 import type { Vec3 } from '../volume';
 
 export type TrainStage = 'single' | 'coarse' | 'fine' | 'two-stage';
@@ -91,15 +92,15 @@ export const TRAIN_FIELDS: Record<keyof TrainConfig, Field> = {
   batchSize: { kind: 'integer', default: 1, min: 1, max: 64, doc: 'Volumes per batch (each gives cropsPerVolume crops)' },
   coarseSize: { kind: 'size3', default: [128, 128, 128], doc: 'Size whole volumes are resized to for the coarse stage' },
   margin: { kind: 'integer', default: 30, min: 0, max: 1000, doc: 'Voxels around the liver box in fine-stage crops and at inference' },
-  aMin: { kind: 'number', default: -300, doc: 'Intensity window low end (HU), mapped to 0' },
-  aMax: { kind: 'number', default: 300, doc: 'Intensity window high end (HU), mapped to 1' },
+  aMin: { kind: 'number', default: DEFAULT_INTENSITY.aMin, doc: 'Intensity window low end (HU), mapped to 0' },
+  aMax: { kind: 'number', default: DEFAULT_INTENSITY.aMax, doc: 'Intensity window high end (HU), mapped to 1' },
   augment: { kind: 'boolean', default: false, doc: 'Add flips, 90-degree rotations, small affine, intensity scale/shift and noise' },
   cacheRate: { kind: 'number', default: 1, min: 0, max: 1, doc: 'Fraction of training cases cached in memory' },
   workers: { kind: 'integer', default: 0, min: 0, max: 64, doc: 'DataLoader worker threads (0: inline)' },
   seed: { kind: 'integer', default: 0, min: 0, max: 2 ** 31 - 1, doc: 'Seed for weights, split, crops and augmentation' },
   device: { kind: 'string', default: 'auto', doc: "'auto', 'cpu', 'cuda' or 'cuda:N'" },
   precision: { kind: 'string', default: 'auto', enum: ['auto', 'off', 'bf16', 'fp16'], doc: 'Mixed precision on CUDA (auto = bf16)' },
-  valOverlap: { kind: 'number', default: 0.25, min: 0, max: 0.95, doc: 'Sliding-window overlap during validation' },
+  valOverlap: { kind: 'number', default: SLIDING_WINDOW_DEFAULTS.overlap, min: 0, max: 0.95, doc: 'Sliding-window overlap during validation' },
   resume: { kind: 'boolean', default: false, doc: "Continue from the output folder's last checkpoint" },
 };
 

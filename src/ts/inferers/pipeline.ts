@@ -4,8 +4,9 @@
  */
 import * as nodePath from 'path';
 import { LiversegError } from '../errors';
-import { bundleKind, readPipeline } from '../io/bundle';
-import { LoadedModel, loadModel } from '../nets/bundle-model';
+import { bundleKind } from '../bundle/format';
+import { readPipeline } from '../bundle/pipeline-file';
+import { LoadedModel, loadModel } from '../bundle/load-model';
 
 /** A two-stage (coarse + fine) or one-stage pipeline, ready to run. */
 export interface LoadedPipeline {

@@ -11,13 +11,13 @@ import { performance } from 'perf_hooks';
 import { describeValue, invalidArg } from '../errors';
 import { maskLike } from '../io/mask';
 import { loadVolume } from '../io/nifti-read';
-import { fromCanonical, toCanonical } from '../io/orientation';
-import type { Size3 } from '../native/tensors';
-import { Box, pasteBack } from '../transforms/crop-foreground';
+import { fromCanonical, toCanonical } from '../geometry/orientation';
+import { boundingBox, Box, mapBoxToFull } from '../geometry/boxes';
+import { pasteBack } from '../transforms/crop-foreground';
 import { cropData } from '../transforms/ops';
 import { assertVolume, Vec3, Volume, VoxelArray, withData } from '../volume';
-import { throwIfAborted } from '../util/abort';
-import { largestComponent, resizeNative } from './native-ops';
+import { throwIfAborted } from '../errors';
+import { largestComponent, resizeNative } from '../native/ops';
 import { LoadedPipeline, loadPipeline } from './pipeline';
 
 export interface SegmentOptions {
@@ -72,34 +72,6 @@ function checkOptions(o: SegmentOptions): void {
   }
 }
 
-/** Maps a box on a resized grid back to the full grid, covering every full voxel it touches. */
-export function mapBoxToFull(box: Box, small: Vec3, full: Vec3, margin: number): Box {
-  const start = [0, 1, 2].map((a) => Math.max(0, Math.floor((box.start[a] * full[a]) / small[a]) - margin)) as Vec3;
-  const end = [0, 1, 2].map((a) => Math.min(full[a], Math.ceil((box.end[a] * full[a]) / small[a]) + margin)) as Vec3;
-  return { start, end };
-}
-
-/** Bounding box [start, end) of the non-zero voxels, or null. */
-export function maskBox(mask: ArrayLike<number>, shape: Vec3): Box | null {
-  const [ni, nj, nk] = shape;
-  const lo: Vec3 = [ni, nj, nk];
-  const hi: Vec3 = [-1, -1, -1];
-  let idx = 0;
-  for (let k = 0; k < nk; k++)
-    for (let j = 0; j < nj; j++)
-      for (let i = 0; i < ni; i++, idx++) {
-        if (mask[idx] === 0) continue;
-        if (i < lo[0]) lo[0] = i;
-        if (i > hi[0]) hi[0] = i;
-        if (j < lo[1]) lo[1] = j;
-        if (j > hi[1]) hi[1] = j;
-        if (k < lo[2]) lo[2] = k;
-        if (k > hi[2]) hi[2] = k;
-      }
-  if (hi[0] < 0) return null;
-  return { start: lo, end: [hi[0] + 1, hi[1] + 1, hi[2] + 1] };
-}
-
 const NATIVE_TYPES = ['Uint8Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Float32Array', 'Float64Array'];
 
 /** The addon reads these types directly; others (uint16, uint32) become float32. */
@@ -132,7 +104,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
 
   const { volume: canon, transform } = toCanonical(volume);
   const data = nativeData(canon.data);
-  const shape = canon.shape as Size3;
+  const shape = canon.shape as Vec3;
   const onGpu = pipeline.fine.net.device.startsWith('cuda');
   const windowsPerBatch = options.windowsPerBatch ?? (onGpu ? 4 : 1);
   const keepLargest = options.keepLargestComponent ?? true;
@@ -141,12 +113,12 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   let tCoarse = tLoad;
   if (pipeline.kind === 'two-stage' && pipeline.coarse) {
     const coarse = pipeline.coarse;
-    const size = coarse.bundle.inputSize as Size3;
+    const size = coarse.bundle.inputSize as Vec3;
     const resized = await resizeNative(data, shape, size, 'area');
     throwIfAborted(signal, 'segment()');
     const pred = await coarse.net.predictVolume({ data: resized, shape: size }, { sliding: false, intensity: coarse.bundle.intensity, output: 'mask' });
     const small = (await largestComponent(pred.data as Uint8Array, size)).mask;
-    const box = maskBox(small, size);
+    const box = boundingBox(small, size);
     roi = box ? mapBoxToFull(box, size, shape, pipeline.margin) : null;
     tCoarse = performance.now();
   }
@@ -163,7 +135,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
     const pred = await fine.net.predictVolume(
       { data: crop, shape: size },
       {
-        roi: fine.bundle.inputSize as Size3,
+        roi: fine.bundle.inputSize as Vec3,
         overlap: options.overlap ?? 0.25,
         blend: options.blend ?? 'gaussian',
         batchSize: windowsPerBatch,

@@ -4,10 +4,11 @@
  * flushed to disk, and the temporary file is renamed over the target. On any failure the
  * temporary file is removed and the target is untouched.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileError, LiversegError } from '../errors';
+import type { LiversegErrorCode } from '../errors';
 
 export interface AtomicWriteOptions {
   /** fsync the data before the rename, so a crash cannot leave an empty file behind. Default true. */
@@ -47,5 +48,64 @@ export async function writeAll(fh: fsp.FileHandle, data: Uint8Array): Promise<vo
     const { bytesWritten } = await fh.write(data, off, Math.min(data.length - off, 1 << 30));
     if (bytesWritten <= 0) throw new Error('write returned no progress');
     off += bytesWritten;
+  }
+}
+
+/** Writes bytes atomically to `path`. */
+export async function writeBytesAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  await writeFileAtomic(path, (fh) => writeAll(fh, bytes));
+}
+
+/** Writes a value as pretty-printed JSON, atomically. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeBytesAtomic(path, Buffer.from(JSON.stringify(value, null, 2) + '\n'));
+}
+
+export function sha256(buf: Uint8Array): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** A file written by {@link writeContentAddressed}: its name (in the folder it was written to) and its digest. */
+export interface ContentAddressedFile {
+  name: string;
+  sha256: string;
+}
+
+/**
+ * Writes `bytes` atomically as `<dir>/<stem>.<first 12 hex digits of its SHA-256><ext>`. Content
+ * addressing is what makes a bundle or checkpoint save crash-safe: the new file never overwrites
+ * the one the current JSON names, so the JSON can be replaced atomically afterwards and the old
+ * file removed last (see {@link removeReplaced}).
+ */
+export async function writeContentAddressed(dir: string, stem: string, ext: string, bytes: Uint8Array): Promise<ContentAddressedFile> {
+  const digest = sha256(bytes);
+  const name = `${stem}.${digest.slice(0, 12)}${ext}`;
+  await writeBytesAtomic(nodePath.join(dir, name), bytes);
+  return { name, sha256: digest };
+}
+
+/**
+ * Reads a file a JSON named, checking it against the digest recorded beside its name. `owner` is
+ * the JSON file, which error messages name with the file.
+ */
+export async function readVerified(path: string, expectedSha256: string | undefined, owner: string, code: LiversegErrorCode = 'ERR_BUNDLE'): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await fsp.readFile(path);
+  } catch (e) {
+    throw fileError(code, owner, `the file it names, ${path}, cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+  }
+  if (expectedSha256 && sha256(bytes) !== expectedSha256) {
+    throw fileError(code, path, `the file is corrupt (its SHA-256 does not match the one recorded in ${owner})`);
+  }
+  return bytes;
+}
+
+/** After a content-addressed save: removes the files the previous JSON named that the new one no longer does. */
+export async function removeReplaced(dir: string, previous: Array<string | undefined>, current: string[]): Promise<void> {
+  for (const old of previous) {
+    // Only plain names in the same folder: a JSON is never trusted to point a delete elsewhere.
+    if (!old || current.includes(old) || old !== nodePath.basename(old)) continue;
+    await fsp.unlink(nodePath.join(dir, old)).catch(() => undefined);
   }
 }

@@ -5,9 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { invalidArg } from '../errors';
 import { assertVolume, NiftiGeometry, Volume } from '../volume';
-import { affinesClose } from './affine';
+import { affinesClose } from '../geometry/affine';
 import { writeAll, writeFileAtomic } from './atomic-write';
-import { affineFromGeometry, datatypeOf, encodeNiftiHeader, geometryFromAffine, geometryShape } from './nifti-header';
+import { affineFromGeometry, geometryFromAffine, geometryShape } from '../geometry/nifti-geometry';
+import { datatypeOf, encodeNiftiHeader } from './nifti-header';
 
 export interface SaveVolumeOptions {
   /** zlib level for `.nii.gz`, 0..9. Default 1: CT compresses nearly as well at 1 as at 6, several times faster. */

@@ -25,10 +25,16 @@ export function countNonFinite(volume: Volume | VoxelArray): number {
   const data = ArrayBuffer.isView(volume) ? volume : volume.data;
   if (!(data instanceof Float32Array || data instanceof Float64Array)) return 0;
   let n = 0;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    // v - v is NaN exactly when v is NaN or +-Infinity.
-    if (v - v !== 0) n++;
-  }
+  for (let i = firstNonFinite(data); i >= 0; i = firstNonFinite(data, i + 1)) n++;
   return n;
+}
+
+/** Index of the first NaN or infinite element at or after `from`, or -1. */
+export function firstNonFinite(data: Float32Array | Float64Array, from = 0): number {
+  for (let i = from; i < data.length; i++) {
+    const v = data[i];
+    // v - v is NaN exactly when v is NaN or +-Infinity: one comparison per voxel.
+    if (v - v !== 0) return i;
+  }
+  return -1;
 }

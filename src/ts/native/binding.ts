@@ -1,9 +1,12 @@
 /**
  * The raw addon, typed. Shapes here are in tensor order ([B, C, D, H, W] or [D, H, W] with
  * D = nk, H = nj, W = ni): the public API in NIfTI order lives in nets/ and inferers/.
- * Nothing outside src/ts/native/ and the classes that wrap it should use these types.
+ * Only src/ts/native/ and the classes of nets/ that wrap a native object use these types;
+ * loader.ts is the only module that loads the addon.
  */
-export type NativeArray = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+import type { NativeArray } from './dtypes';
+
+export type { NativeArray };
 
 export interface NativeTensor<T extends NativeArray = NativeArray> {
   data: T;
@@ -54,7 +57,7 @@ export interface NativePredictOptions {
   sigmaScale: number;
   batchSize: number;
   accumulate: 'auto' | 'device' | 'cpu';
-  deviceLimitBytes?: number;
+  deviceLimitBytes: number;
   mirror: boolean;
   intensity?: NativeIntensityWindow;
   output: 'mask' | 'probabilities' | 'logits';
@@ -114,11 +117,19 @@ export interface NativeBinding {
   resize(volume: NativeTensor, size: [number, number, number], mode: 'area' | 'nearest' | 'linear'): Promise<NativeTensor>;
   largestComponent(mask: NativeTensor<Uint8Array>, connectivity: 6 | 18 | 26): Promise<NativeComponents>;
   labelComponents(mask: NativeTensor<Uint8Array>, connectivity: 6 | 18 | 26): Promise<NativeTensor<Int32Array> & { sizes: number[] }>;
-  diceLoss(logits: NativeTensor, target: NativeTensor): Promise<number>;
-  diceMetric(logits: NativeTensor, target: NativeTensor): Promise<NativeTensor<Float64Array>>;
-  /** Runs the optimizer on given tensors (float64), one step per gradient set: for tests of its math. */
-  optimizerSteps(
-    config: Partial<NativeOptimizerConfig>,
+}
+
+/**
+ * Test hooks: the addon also exports these, underscore-prefixed, so tests can check the native
+ * math directly (`loadBinding() as NativeBinding & NativeTestHooks`). Not part of the binding
+ * the library uses.
+ */
+export interface NativeTestHooks {
+  _diceLoss(logits: NativeTensor, target: NativeTensor): Promise<number>;
+  _diceMetric(logits: NativeTensor, target: NativeTensor): Promise<NativeTensor<Float64Array>>;
+  /** Runs the optimizer on given tensors (float64), one step per gradient set. `config` is complete, as createModel's. */
+  _optimizerSteps(
+    config: NativeOptimizerConfig,
     params: NativeNamedTensor[],
     grads: NativeNamedTensor[][],
     lrs: number[],

@@ -46,6 +46,30 @@ export interface ModelOptions extends ResUNetConfig {
 
 export type ResolvedArchitecture = Required<ResUNetConfig>;
 
+/** ScaleIntensityRange's parameters: [aMin, aMax] HU mapped to [bMin, bMax], clipped when `clip`. */
+export interface IntensityWindowConfig {
+  aMin: number;
+  aMax: number;
+  bMin: number;
+  bMax: number;
+  clip: boolean;
+}
+
+/** The report's window: [-300, 300] HU to [0, 1] with clipping. */
+export const DEFAULT_INTENSITY: Readonly<IntensityWindowConfig> = Object.freeze({ aMin: -300, aMax: 300, bMin: 0, bMax: 1, clip: true });
+
+/** Sliding-window inference settings a caller did not give (MONAI's defaults, and one window per pass on the CPU). */
+export const SLIDING_WINDOW_DEFAULTS = Object.freeze({
+  overlap: 0.25,
+  blend: 'gaussian' as 'gaussian' | 'constant',
+  sigmaScale: 0.125,
+  batchSize: 1,
+  accumulate: 'auto' as 'auto' | 'device' | 'cpu',
+  /** Above this many bytes of blended output, 'auto' accumulates on the CPU instead of the device. */
+  deviceLimitBytes: 4 * 2 ** 30,
+  mirror: false,
+});
+
 export const DEFAULT_ARCHITECTURE: ResolvedArchitecture = {
   inChannels: 1,
   outChannels: 1,

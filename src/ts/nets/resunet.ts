@@ -5,11 +5,14 @@
  */
 import { invalidArg, describeValue } from '../errors';
 import type { NativeModel, NativeNamedTensor, NativePredictOptions } from '../native/binding';
-import { loadBinding } from '../native/loader';
-import { adopt, assertBatch, Batch, fromNativeBatch, native, reverse3, Size3, toNativeBatch } from '../native/tensors';
-import { throwIfAborted } from '../util/abort';
+import { createNativeModel } from '../native/model';
+import { adopt, NativeArray, isFloatArray } from '../native/dtypes';
+import { assertBatch, fromNativeBatch, native, reverse3, TensorBatch, toNativeBatch } from '../native/tensors';
+import { firstNonFinite } from '../io/voxels';
+import { throwIfAborted } from '../errors';
+import type { Vec3 } from '../volume';
 import { SerialQueue } from '../util/serial-queue';
-import { ModelOptions, ResolvedArchitecture, ResolvedModelOptions, resolveModelOptions } from './config';
+import { IntensityWindowConfig, ModelOptions, ResolvedArchitecture, ResolvedModelOptions, resolveModelOptions, SLIDING_WINDOW_DEFAULTS } from './config';
 
 /** A named tensor as saved in weights and optimizer state (shape in tensor order). */
 export type NamedTensor = NativeNamedTensor;
@@ -23,7 +26,7 @@ export interface VolumePrediction<T extends Uint8Array | Float32Array> {
 
 export interface PredictVolumeOptions {
   /** Window size [ni, nj, nk]; omit (with `sliding: false`) for one pass over the whole volume. */
-  roi?: Size3;
+  roi?: Vec3;
   sliding?: boolean;
   overlap?: number;
   blend?: 'gaussian' | 'constant';
@@ -33,9 +36,16 @@ export interface PredictVolumeOptions {
   accumulate?: 'auto' | 'device' | 'cpu';
   mirror?: boolean;
   /** Applied on the device after upload, so raw int16 HU can be passed as they are. */
-  intensity?: { aMin: number; aMax: number; bMin: number; bMax: number; clip: boolean };
+  intensity?: IntensityWindowConfig;
+  /** 'mask' (default, uint8 with logit > 0), 'probabilities' (sigmoid) or 'logits'. */
   output?: 'mask' | 'probabilities' | 'logits';
   signal?: AbortSignal;
+}
+
+/** A single-channel volume in NIfTI order for {@link ResUNet.predictVolume}. */
+export interface PredictInput {
+  data: NativeArray;
+  shape: Vec3;
 }
 
 export class ResUNet {
@@ -60,9 +70,7 @@ export class ResUNet {
    */
   static async create(options: ModelOptions = {}): Promise<ResUNet> {
     const o = resolveModelOptions(options);
-    const binding = loadBinding();
-    const model = await native(
-      binding.createModel({
+    const model = await createNativeModel({
         ...o.architecture,
         device: o.device,
         precision: o.precision,
@@ -78,8 +86,7 @@ export class ResUNet {
           gradAveraging: o.optimizer.gradAveraging,
           amsgrad: o.optimizer.amsgrad,
         },
-      }),
-    );
+      });
     return new ResUNet(model, o);
   }
 
@@ -119,11 +126,11 @@ export class ResUNet {
   }
 
   /** Logits for a batch [B, C, ni, nj, nk] (inference mode). Any spatial size works. */
-  async forward(images: Batch<Float32Array>): Promise<Batch<Float32Array>> {
+  async forward(images: TensorBatch<Float32Array>): Promise<TensorBatch<Float32Array>> {
     assertBatch(images, 'images', { float: true, finite: true });
     this.checkChannels(images, 'images', this.architecture.inChannels);
     const out = await this.enqueue((m) => m.forward(toNativeBatch(images)));
-    return fromNativeBatch(out) as Batch<Float32Array>;
+    return fromNativeBatch(out) as TensorBatch<Float32Array>;
   }
 
   /**
@@ -131,13 +138,13 @@ export class ResUNet {
    * `labels` has the model's output channels; any non-zero label counts as foreground.
    * Resolves with the loss before the step.
    */
-  trainStep(images: Batch<Float32Array>, labels: Batch): Promise<number> {
+  trainStep(images: TensorBatch<Float32Array>, labels: TensorBatch): Promise<number> {
     this.checkPair(images, labels);
     return this.enqueue((m) => m.trainStep(toNativeBatch(images), toNativeBatch(labels)));
   }
 
   /** Dice per case and channel ([B][C]) of one forward pass; NaN where the ground truth is empty. */
-  async evaluate(images: Batch<Float32Array>, labels: Batch): Promise<number[][]> {
+  async evaluate(images: TensorBatch<Float32Array>, labels: TensorBatch): Promise<number[][]> {
     this.checkPair(images, labels);
     const out = await this.enqueue((m) => m.evaluate(toNativeBatch(images), toNativeBatch(labels)));
     const [b, c] = out.shape;
@@ -148,29 +155,34 @@ export class ResUNet {
   /**
    * Whole-volume prediction of one single-channel volume [ni, nj, nk] of any numeric type, by
    * sliding windows (or one pass). The volume is uploaded once; windows are cut, run and blended
-   * natively; only the result comes back.
+   * natively; only the result comes back: a uint8 mask, or float32 probabilities or logits.
    */
-  async predictVolume(
-    volume: { data: Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array; shape: Size3 },
-    options: PredictVolumeOptions = {},
-  ): Promise<VolumePrediction<Uint8Array | Float32Array>> {
+  predictVolume(volume: PredictInput, options?: PredictVolumeOptions & { output?: 'mask' }): Promise<VolumePrediction<Uint8Array>>;
+  predictVolume(volume: PredictInput, options: PredictVolumeOptions & { output: 'probabilities' | 'logits' }): Promise<VolumePrediction<Float32Array>>;
+  async predictVolume(volume: PredictInput, options: PredictVolumeOptions = {}): Promise<VolumePrediction<Uint8Array | Float32Array>> {
+    const d = SLIDING_WINDOW_DEFAULTS;
     const sliding = options.sliding ?? true;
     if (sliding && !options.roi) throw invalidArg('roi', 'sliding-window prediction needs a window size [ni, nj, nk]');
     if (this.architecture.inChannels !== 1) throw invalidArg('volume', 'predictVolume supports single-channel models only');
     const nopts: NativePredictOptions = {
       sliding,
-      roi: options.roi ? reverse3(options.roi) : undefined,
-      overlap: options.overlap ?? 0.25,
-      blend: options.blend ?? 'gaussian',
-      sigmaScale: options.sigmaScale ?? 0.125,
-      batchSize: options.batchSize ?? 1,
-      accumulate: options.accumulate ?? 'auto',
-      mirror: options.mirror ?? false,
-      intensity: options.intensity,
+      overlap: options.overlap ?? d.overlap,
+      blend: options.blend ?? d.blend,
+      sigmaScale: options.sigmaScale ?? d.sigmaScale,
+      batchSize: options.batchSize ?? d.batchSize,
+      accumulate: options.accumulate ?? d.accumulate,
+      deviceLimitBytes: d.deviceLimitBytes,
+      mirror: options.mirror ?? d.mirror,
       output: options.output ?? 'mask',
     };
+    if (sliding) nopts.roi = reverse3(options.roi!);
+    if (options.intensity) nopts.intensity = { ...options.intensity };
     if (!(nopts.overlap >= 0 && nopts.overlap < 1)) throw invalidArg('overlap', `expected a number in [0, 1), got ${describeValue(options.overlap)}`);
     if (!Number.isInteger(nopts.batchSize) || nopts.batchSize < 1) throw invalidArg('batchSize', `expected a positive integer, got ${describeValue(options.batchSize)}`);
+    if (isFloatArray(volume.data)) {
+      const bad = firstNonFinite(volume.data);
+      if (bad >= 0) throw invalidArg('volume.data', `contains a non-finite value (${volume.data[bad]}) at index ${bad}`, 'ERR_NON_FINITE');
+    }
     const cancel = new Int32Array(1);
     const signal = options.signal;
     const onAbort = () => {
@@ -229,13 +241,13 @@ export class ResUNet {
     return this.queue.run(() => native(() => job(m)));
   }
 
-  private checkChannels(b: Batch, name: string, expected: number): void {
+  private checkChannels(b: TensorBatch, name: string, expected: number): void {
     if (b.shape[1] !== expected) {
       throw invalidArg(`${name}.shape`, `has ${b.shape[1]} channels but the model expects ${expected}`, 'ERR_SHAPE_MISMATCH');
     }
   }
 
-  private checkPair(images: Batch<Float32Array>, labels: Batch): void {
+  private checkPair(images: TensorBatch<Float32Array>, labels: TensorBatch): void {
     assertBatch(images, 'images', { float: true, finite: true });
     assertBatch(labels, 'labels', { finite: true });
     this.checkChannels(images, 'images', this.architecture.inChannels);

@@ -8,12 +8,9 @@ import { assertVolume, assertShape } from '../volume';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform, toVec3 } from './types';
 import { allocLike, cropVolume, makeVolume, shiftOrigin } from './ops';
+import { boundingBox, Box, widenBox } from '../geometry/boxes';
 
-/** A box in voxel indices: [start, end) per axis. With padding, start may be negative and end past the shape. */
-export interface Box {
-  start: Vec3;
-  end: Vec3;
-}
+export type { Box };
 
 /** Options of {@link foregroundBox} and {@link cropForeground}. */
 export interface CropForegroundOptions {
@@ -32,58 +29,16 @@ export interface CropForegroundOptions {
  * nothing is selected: a zero-size crop would only fail later, further from the cause.
  */
 export function foregroundBox(source: Volume, opts: CropForegroundOptions = {}): Box {
-  const [ni, nj, nk] = source.shape;
-  const d = source.data;
-  let i0 = ni, j0 = nj, k0 = nk, i1 = -1, j1 = -1, k1 = -1;
-  const select = opts.select;
-  const thr = opts.threshold ?? 0;
-  let v = 0;
-  for (let k = 0; k < nk; k++) {
-    for (let j = 0; j < nj; j++) {
-      let rowMin = -1;
-      let rowMax = -1;
-      if (select) {
-        for (let i = 0; i < ni; i++, v++) {
-          if (select(d[v])) {
-            if (rowMin < 0) rowMin = i;
-            rowMax = i;
-          }
-        }
-      } else {
-        for (let i = 0; i < ni; i++, v++) {
-          if (d[v] > thr) {
-            if (rowMin < 0) rowMin = i;
-            rowMax = i;
-          }
-        }
-      }
-      if (rowMin >= 0) {
-        if (rowMin < i0) i0 = rowMin;
-        if (rowMax > i1) i1 = rowMax;
-        if (j < j0) j0 = j;
-        if (j > j1) j1 = j;
-        if (k < k0) k0 = k;
-        if (k > k1) k1 = k;
-      }
-    }
-  }
-  if (i1 < 0) {
-    throw new LiversegError(
-      'ERR_EMPTY_FOREGROUND',
-      `CropForeground: no voxel is selected (${select ? 'custom select' : `value > ${thr}`}) in a volume of shape ${describeValue(source.shape)}; nothing to crop to`,
-    );
-  }
   const margin = toVec3((opts.margin ?? 0) as number | number[], 'margin');
   if (!margin.every((m) => Number.isInteger(m) && m >= 0)) throw invalidArg('margin', `expected non-negative integers, got ${describeValue(opts.margin)}`);
-  const start: Vec3 = [i0 - margin[0], j0 - margin[1], k0 - margin[2]];
-  const end: Vec3 = [i1 + 1 + margin[0], j1 + 1 + margin[1], k1 + 1 + margin[2]];
-  if ((opts.boundary ?? 'clip') === 'clip') {
-    for (let a = 0; a < 3; a++) {
-      start[a] = Math.max(0, start[a]);
-      end[a] = Math.min(source.shape[a], end[a]);
-    }
+  const box = boundingBox(source.data, source.shape, opts);
+  if (!box) {
+    throw new LiversegError(
+      'ERR_EMPTY_FOREGROUND',
+      `CropForeground: no voxel is selected (${opts.select ? 'custom select' : `value > ${opts.threshold ?? 0}`}) in a volume of shape ${describeValue(source.shape)}; nothing to crop to`,
+    );
   }
-  return { start, end };
+  return widenBox(box, margin, source.shape, opts.boundary ?? 'clip');
 }
 
 /** The part of `vol` inside `box` (zero-filled where the box lies outside), with the origin moved to the box start. */

@@ -3,7 +3,8 @@ import { invalidArg, describeValue } from '../errors';
 import type { Volume } from '../volume';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform } from './types';
-import { copyAffine, makeVolume } from './ops';
+import { makeVolume } from './ops';
+import { cloneAffine } from '../geometry/affine';
 
 /** Options of {@link ensureBinaryLabel}. */
 export interface EnsureBinaryLabelOptions {
@@ -50,7 +51,7 @@ export function ensureBinaryLabel(vol: Volume, opts: EnsureBinaryLabelOptions = 
       out[i] = lastOut;
     }
   }
-  return makeVolume(vol, out, vol.shape, vol.spacing, copyAffine(vol.affine));
+  return makeVolume(vol, out, vol.shape, vol.spacing, cloneAffine(vol.affine));
 }
 
 /** Options of {@link EnsureBinaryLabeld}. */

@@ -5,6 +5,7 @@
  */
 import type { Affine, Vec3, Volume, VoxelArray } from '../volume';
 import { voxelCount } from '../volume';
+import { cloneAffine, matmul4 } from '../geometry/affine';
 
 type VoxelArrayCtor = { new (n: number): VoxelArray; new (buf: ArrayBufferLike, byteOffset?: number, length?: number): VoxelArray };
 
@@ -25,36 +26,14 @@ export function makeVolume<T extends VoxelArray>(like: Volume, data: T, shape: V
   return out;
 }
 
-/** A deep copy of an affine, so transformed volumes never share rows with their input. */
-export function copyAffine(a: Affine): Affine {
-  return a.map((r) => [...r]);
-}
-
-/** `a · b` for 4x4 matrices. */
-export function matMul4(a: number[][], b: number[][]): number[][] {
-  const out: number[][] = [];
-  for (let r = 0; r < 4; r++) {
-    const row: number[] = [];
-    for (let c = 0; c < 4; c++) row.push(a[r][0] * b[0][c] + a[r][1] * b[1][c] + a[r][2] * b[2][c] + a[r][3] * b[3][c]);
-    out.push(row);
-  }
-  return out;
-}
-
 /**
  * The affine of a grid whose voxel (0,0,0) sits at voxel `start` of the grid of `affine` (same axes
  * and spacing): only the origin moves.
  */
 export function shiftOrigin(affine: Affine, start: readonly number[]): Affine {
-  const out = copyAffine(affine);
+  const out = cloneAffine(affine);
   for (let r = 0; r < 3; r++) out[r][3] = affine[r][0] * start[0] + affine[r][1] * start[1] + affine[r][2] * start[2] + affine[r][3];
   return out;
-}
-
-/** Column norms of the affine's linear part: the voxel size in mm. */
-export function spacingFromAffine(affine: Affine): Vec3 {
-  const s = [0, 1, 2].map((c) => Math.hypot(affine[0][c], affine[1][c], affine[2][c]));
-  return [s[0], s[1], s[2]];
 }
 
 /** Strides of an [ni, nj, nk] array in NIfTI order. */
@@ -150,7 +129,7 @@ export function axisMapAffine(affine: Affine, shape: Vec3, map: AxisMap): Affine
     m[a][d] = map.sign[d];
     if (map.sign[d] < 0) m[a][3] = shape[a] - 1;
   }
-  return matMul4(affine, m);
+  return matmul4(affine, m);
 }
 
 /** Applies an axis map to a whole volume, keeping its world geometry consistent. */

@@ -1,7 +1,7 @@
 /** Orientation(d): exact reorientation (flips and axis permutations, no interpolation) over src/ts/io. */
 import { invalidArg, describeValue } from '../errors';
 import type { Volume, VoxelArray } from '../volume';
-import { ioOrientation, toCanonical } from '../io';
+import { ioOrientation, toCanonical } from '../geometry/orientation';
 import type { AxisMap } from './ops';
 import { axisMapVolume } from './ops';
 import type { KeysOptions, Sample } from './types';

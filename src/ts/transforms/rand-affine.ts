@@ -7,7 +7,8 @@ import type { Vec3, Volume, VoxelArray } from '../volume';
 import type { Rng } from '../util/rng';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform, checkProb, isLabelKey, requireRng, toVec3 } from './types';
-import { allocLike, makeVolume, matMul4, spacingFromAffine } from './ops';
+import { allocLike, makeVolume } from './ops';
+import { columnNorms, matmul4 } from '../geometry/affine';
 
 // Module-level aliases: a global `Math` lookup per call is costly in hot loops (very much so
 // inside jest's vm sandbox), a module constant is not.
@@ -209,8 +210,8 @@ export function affineResample(vol: Volume, m: number[][], mode: InterpolationMo
       }
     }
   }
-  const affine = matMul4(vol.affine, m);
-  return makeVolume(vol, out, vol.shape, spacingFromAffine(affine), affine);
+  const affine = matmul4(vol.affine, m);
+  return makeVolume(vol, out, vol.shape, columnNorms(affine), affine);
 }
 
 /** Options of {@link randAffine}. */

@@ -4,7 +4,8 @@ import type { Volume } from '../volume';
 import type { Rng } from '../util/rng';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform, checkProb, requireRng } from './types';
-import { copyAffine, makeVolume } from './ops';
+import { makeVolume } from './ops';
+import { cloneAffine } from '../geometry/affine';
 
 // Module-level aliases: a global `Math` lookup per call is costly in hot loops (very much so
 // inside jest's vm sandbox), a module constant is not.
@@ -77,7 +78,7 @@ export function addGaussianNoise(vol: Volume, mean: number, std: number, seed: n
     out[i] = src[i] + mean + std * table[x >>> 16];
     if (i + 1 < n) out[i + 1] = src[i + 1] + mean + std * table[x & 0xffff];
   }
-  return makeVolume(vol, out, vol.shape, vol.spacing, copyAffine(vol.affine));
+  return makeVolume(vol, out, vol.shape, vol.spacing, cloneAffine(vol.affine));
 }
 
 /** Options of {@link randGaussianNoise}. */

@@ -4,7 +4,8 @@ import type { Volume } from '../volume';
 import type { Rng } from '../util/rng';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform, checkProb, requireRng } from './types';
-import { copyAffine, makeVolume } from './ops';
+import { makeVolume } from './ops';
+import { cloneAffine } from '../geometry/affine';
 
 /** v * factor for every voxel; float32 out. */
 export function scaleIntensity(vol: Volume, factor: number): Volume<Float32Array> {
@@ -12,7 +13,7 @@ export function scaleIntensity(vol: Volume, factor: number): Volume<Float32Array
   const n = src.length;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = src[i] * factor;
-  return makeVolume(vol, out, vol.shape, vol.spacing, copyAffine(vol.affine));
+  return makeVolume(vol, out, vol.shape, vol.spacing, cloneAffine(vol.affine));
 }
 
 /** Options of {@link randScaleIntensity}. */

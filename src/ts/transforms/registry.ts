@@ -24,7 +24,11 @@ import { EnsureBinaryLabeld } from './ensure-binary-label';
 /** Builds a transform from its spec's `args`. */
 export type TransformFactory = (args: Record<string, unknown>) => Transform;
 
-const ctor = (C: new (o: any) => Transform): TransformFactory => (args) => new C(args);
+// Each transform class validates its own options, so the factory hands the spec arguments through as they are.
+const ctor =
+  <O>(C: new (o: O) => Transform): TransformFactory =>
+  (args) =>
+    new C(args as O);
 
 const registry = new Map<string, TransformFactory>([
   ['ScaleIntensityRanged', ctor(ScaleIntensityRanged)],

@@ -6,7 +6,8 @@ import { invalidArg, describeValue } from '../errors';
 import type { Affine, Vec3, Volume, VoxelArray } from '../volume';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform, isLabelKey } from './types';
-import { makeVolume, matMul4 } from './ops';
+import { makeVolume } from './ops';
+import { matmul4 } from '../geometry/affine';
 
 /** 'area': average of the input bin [floor(o*in/out), ceil((o+1)*in/out)) per axis, float32 out. 'nearest': input voxel floor(o*in/out), same type out. */
 export type ResizeMode = 'area' | 'nearest';
@@ -52,7 +53,7 @@ export function resizeAffine(affine: Affine, inShape: readonly number[], outShap
     m[d][d] = r;
     m[d][3] = (r - 1) / 2;
   }
-  return matMul4(affine, m);
+  return matmul4(affine, m);
 }
 
 function bins(nIn: number, nOut: number): { start: Int32Array; end: Int32Array } {

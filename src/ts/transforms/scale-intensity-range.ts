@@ -3,7 +3,8 @@ import { invalidArg, describeValue } from '../errors';
 import type { Volume } from '../volume';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform } from './types';
-import { makeVolume, copyAffine } from './ops';
+import { makeVolume } from './ops';
+import { cloneAffine } from '../geometry/affine';
 
 /** Options of {@link scaleIntensityRange}. */
 export interface ScaleIntensityRangeOptions {
@@ -48,7 +49,7 @@ export function scaleIntensityRange(vol: Volume, opts: ScaleIntensityRangeOption
   } else {
     for (let i = 0; i < n; i++) out[i] = (src[i] - aMin) * scale + bMin;
   }
-  return makeVolume(vol, out, vol.shape, vol.spacing, copyAffine(vol.affine));
+  return makeVolume(vol, out, vol.shape, vol.spacing, cloneAffine(vol.affine));
 }
 
 /** Options of {@link ScaleIntensityRanged}. */

@@ -1,7 +1,7 @@
 /** Spacing(d): resampling to a voxel size in world space, over src/ts/io's `resampleToSpacing`. */
 import { invalidArg, describeValue } from '../errors';
 import type { Vec3, Volume } from '../volume';
-import { resampleToSpacing } from '../io';
+import { resampleToSpacing } from '../geometry/resample';
 import type { KeysOptions, Sample } from './types';
 import { MapTransform, isLabelKey, toVec3 } from './types';
 

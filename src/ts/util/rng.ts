@@ -5,14 +5,21 @@
  */
 export type RngState = [number, number, number, number];
 
+/** splitmix32's output function: a bijective 32-bit mix of x plus the golden-ratio increment. */
+export function mix32(x: number): number {
+  let z = (x + 0x9e3779b9) >>> 0;
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
+}
+
+/** The splitmix32 sequence from `seed`: mix32 of seed, seed + golden, seed + 2 golden, ... */
 function splitmix32(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
+    const out = mix32(s);
     s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-    return (z ^ (z >>> 16)) >>> 0;
+    return out;
   };
 }
 

@@ -1,9 +1,10 @@
 /** Loading a model from a bundle and saving one into a bundle. */
 import * as nodePath from 'path';
-import { ModelBundle, ModelBundleMeta, readBundleWeights, readModelBundle, saveModelBundle } from '../io/bundle';
+import { ModelBundle, ModelBundleMeta, readModelBundle } from './format';
+import { readBundleWeights, saveModelBundle } from './model-bundle';
 import { LiversegError } from '../errors';
-import { ModelOptions } from './config';
-import { ResUNet } from './resunet';
+import { ModelOptions } from '../nets/config';
+import { ResUNet } from '../nets/resunet';
 
 export interface LoadedModel {
   net: ResUNet;

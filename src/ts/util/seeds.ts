@@ -1,13 +1,22 @@
 /** Deriving independent, reproducible generators from a user seed and a position (epoch, item, case). */
-import { Rng } from '../util/rng';
-import type { RngState } from '../util/rng';
+import { mix32, Rng } from './rng';
+import type { RngState } from './rng';
 
-function mix32(x: number): number {
-  let z = (x + 0x9e3779b9) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-  return (z ^ (z >>> 16)) >>> 0;
-}
+/**
+ * The named random streams: each consumer of (seed, ...) draws from its own stream id, so adding
+ * a consumer never shifts another's numbers. The values are part of the reproducibility contract
+ * (a checkpoint resumed by a later version must see the same crops): never renumber them.
+ */
+export const RNG_STREAMS = {
+  /** DataLoader: the epoch's shuffle order, (seed, SHUFFLE, epoch). */
+  shuffle: 1,
+  /** DataLoader: random transforms of one item, (seed, AUGMENT, epoch, position). */
+  augment: 2,
+  /** Phantom datasets: the seed of each phantom, (seed, PHANTOM, index). */
+  phantom: 3,
+  /** Trainer: LibTorch's generator (dropout) per epoch, (seed, TORCH, epoch). */
+  torch: 7,
+} as const;
 
 /**
  * The generator state for (seed, ...parts): a hash chain over the parts, so each position gets

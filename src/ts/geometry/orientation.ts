@@ -6,7 +6,7 @@ import { invalidArg } from '../errors';
 import { assertVolume, NiftiGeometry, Vec3, Volume, VoxelArray } from '../volume';
 import type { Affine } from '../volume';
 import { affinesClose, cloneAffine, closestOrthogonal, columnNorms, det3, linearPart, matmul4 } from './affine';
-import { geometryFromAffine } from './nifti-header';
+import { geometryFromAffine } from './nifti-geometry';
 
 /**
  * For each voxel axis a: `axes[a]` is the world axis (0 = x/R, 1 = y/A, 2 = z/S) it runs along

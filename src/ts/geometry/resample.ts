@@ -14,7 +14,7 @@ import { invalidArg } from '../errors';
 import { assertShape, assertVolume, NiftiGeometry, Vec3, Volume, VoxelArray } from '../volume';
 import type { Affine } from '../volume';
 import { cloneAffine, columnNorms, invertAffine, isFiniteAffine, matmul4 } from './affine';
-import { geometryFromAffine } from './nifti-header';
+import { geometryFromAffine } from './nifti-geometry';
 
 /** `'linear'`: trilinear, output float32 (images). `'nearest'`: output keeps the input type (labels). */
 export type InterpolationMode = 'linear' | 'nearest';

@@ -10,17 +10,17 @@
 import { promises as fsp } from 'fs';
 import * as nodePath from 'path';
 import { LiversegError } from '../errors';
-import { writeJsonAtomic } from '../io/bundle';
+import { writeJsonAtomic } from '../io/atomic-write';
 import { saveVolume } from '../io/nifti-write';
-import { toCanonical } from '../io/orientation';
-import { resizeNative } from '../inferers/native-ops';
-import { maskBox } from '../inferers/segment';
+import { toCanonical } from '../geometry/orientation';
+import { resizeNative } from '../native/ops';
+import { boundingBox, Box, widenBox } from '../geometry/boxes';
 import { resizeAffine } from '../transforms/resize';
 import { cropVolume } from '../transforms/ops';
 import type { Vec3, Volume } from '../volume';
-import { loadCase } from './load-case';
+import { loadCase } from '../data/load-case';
 import { pathExists } from '../util/fs';
-import { CaseRecord, loadMsdDataset } from './msd';
+import { CaseRecord, loadMsdDataset } from '../data/msd';
 
 export interface PrepareOptions {
   /** Coarse size [ni, nj, nk]. Default [128, 128, 128]. */
@@ -60,15 +60,10 @@ export interface RecordedBox {
 }
 
 /** The liver's bounding box widened by `margin` and clipped to the volume; null when the label is empty. */
-export function labelBox(label: Volume, margin: number): { start: Vec3; end: Vec3 } | null {
-  const box = maskBox(label.data, label.shape);
-  if (!box) return null;
-  return {
-    start: [0, 1, 2].map((a) => Math.max(0, box.start[a] - margin)) as Vec3,
-    end: [0, 1, 2].map((a) => Math.min(label.shape[a], box.end[a] + margin)) as Vec3,
-  };
+export function labelBox(label: Volume, margin: number): Box | null {
+  const box = boundingBox(label.data, label.shape);
+  return box && widenBox(box, [margin, margin, margin], label.shape, 'clip');
 }
-
 
 async function resizeVolume(v: Volume, size: Vec3, mode: 'area' | 'nearest'): Promise<Volume> {
   const data = await resizeNative(v.data as never, v.shape, size, mode);

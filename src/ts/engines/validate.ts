@@ -1,0 +1,21 @@
+/** Whole-volume validation of a stage: sliding windows for patch-trained models, one pass for coarse ones, DiceMetric per case. */
+import type { CacheDataset } from '../data/cache-dataset';
+import { maskDice } from '../metrics/dice';
+import type { ResUNet } from '../nets/resunet';
+import type { Vec3 } from '../volume';
+import type { StagePlan } from './plan';
+
+/** Mean Dice over the validation cases whose label is not empty; null when none has a liver. */
+export async function validateStage(net: ResUNet, valSet: CacheDataset, plan: StagePlan, overlap: number): Promise<number | null> {
+  const scores: number[] = [];
+  for (let i = 0; i < valSet.length; i++) {
+    const [s] = await valSet.getSamples(i);
+    const volume = { data: s.image.data as Float32Array, shape: s.image.shape as Vec3 };
+    const pred = plan.slidingValidation
+      ? await net.predictVolume(volume, { roi: plan.inputSize, overlap, blend: 'gaussian', output: 'mask' })
+      : await net.predictVolume(volume, { sliding: false, output: 'mask' });
+    scores.push(maskDice(pred.data, s.label!.data));
+  }
+  const finite = scores.filter(Number.isFinite);
+  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
+}
