@@ -8,8 +8,14 @@
  *      come from the node-api-headers package, so no download is needed);
  *   4. otherwise say what is missing and exit 0: the package installs, and requiring it later
  *      fails with the loader's explanation (which library, how to install LibTorch).
- * `npm install --build-from-source` (or LIVERSEG_BUILD_FROM_SOURCE=1) skips step 1 and
- * builds even when a prebuild loads. A failing compile exits non-zero, as node-gyp would.
+ * `npm install --build-from-source` (or LIVERSEG_BUILD_FROM_SOURCE=1, or `npx liverseg-build`,
+ * which runs this file with --build-from-source) skips steps 1 and 2 and builds even when a
+ * prebuild loads.
+ *
+ * npm 11 does not run a dependency's install script until the user approves it
+ * (`npm install-scripts approve liverseg`), so on a plain `npm install liverseg` this file may
+ * never run: the prebuild still loads where it fits, and where it does not, the loader's
+ * ERR_NATIVE_LOAD message says to run `npx liverseg-build`. A failing compile exits non-zero, as node-gyp would.
  * Plain Node with no dependencies beyond what package.json lists.
  */
 'use strict';
@@ -96,7 +102,9 @@ function buildFromSource(torch) {
 
 function main() {
   const forceBuild =
-    truthy(process.env.npm_config_build_from_source) || truthy(process.env.LIVERSEG_BUILD_FROM_SOURCE);
+    truthy(process.env.npm_config_build_from_source) ||
+    truthy(process.env.LIVERSEG_BUILD_FROM_SOURCE) ||
+    process.argv.includes('--build-from-source');
 
   let loadError = null;
   if (!forceBuild) {
@@ -108,7 +116,7 @@ function main() {
     loadError = loaded.error;
   }
 
-  if (isDevCheckout()) {
+  if (!forceBuild && isDevCheckout()) {
     say('development checkout: not building here; run `node scripts/setup.js` (or `npm run build`).');
     return 0;
   }

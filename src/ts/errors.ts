@@ -1,6 +1,8 @@
 /**
- * The one error class liverseg throws or rejects with. `code` is stable across versions and is
+ * The one error class liverseg throws or rejects with for anything a caller can cause (bad
+ * arguments, files, configs, models, native failures). `code` is stable across versions and is
  * what programs should branch on; `message` is for people and never carries a C++ backtrace.
+ * Only programming errors inside liverseg itself surface as other Error types.
  */
 export const ERROR_CODES = [
   // arguments and configuration (checked in TypeScript before native code runs)

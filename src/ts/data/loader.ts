@@ -52,9 +52,8 @@ function reviveError(e: SerializedError): Error {
   if (e.code && (ERROR_CODES as readonly string[]).includes(e.code)) {
     return new LiversegError(e.code as LiversegErrorCode, e.message, e.path !== undefined ? { path: e.path } : undefined);
   }
-  const err = new Error(`DataLoader worker: ${e.message}`);
-  err.name = e.name;
-  return err;
+  // A worker's failure that is not one of ours (a bug in a user transform, say) keeps its message and name.
+  return new LiversegError('ERR_DATASET', `DataLoader worker: ${e.name}: ${e.message}`, e.path !== undefined ? { path: e.path } : undefined);
 }
 
 interface PoolWorker {

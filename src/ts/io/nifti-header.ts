@@ -8,7 +8,7 @@
  * files where we need LiversegError codes. The tests still use it, in a child process, as an
  * independent check of this parser.
  */
-import { fileError } from '../errors';
+import { fileError, invalidArg } from '../errors';
 import type { Affine, NiftiGeometry, Vec3, VoxelArray } from '../volume';
 import { affineFromGeometry } from '../geometry/nifti-geometry';
 
@@ -68,7 +68,7 @@ export function datatypeOf(data: VoxelArray): NiftiDatatype {
   // other constructors with the same names.
   const tag = Object.prototype.toString.call(data);
   for (const dt of NIFTI_DATATYPES.values()) if (tag === `[object ${dt.array.name}]`) return dt;
-  throw new TypeError(`no NIfTI datatype for ${tag}`);
+  throw invalidArg('data', `${tag.slice(8, -1)} has no NIfTI datatype (use Uint8, Int8, Int16, Uint16, Int32, Uint32, Float32 or Float64 arrays)`);
 }
 
 /** Everything the reader needs from a header, already validated. */

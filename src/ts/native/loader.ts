@@ -32,13 +32,18 @@ function missingLibrary(raw: string): string | undefined {
   return mac ? path.basename(mac[1]) : undefined;
 }
 
-function explain(err: unknown, root: string): LiversegError {
+/** The ERR_NATIVE_LOAD error for a failed load of the addon under `root`: what failed and what to run. */
+export function explainLoadFailure(err: unknown, root: string): LiversegError {
   const raw = err instanceof Error ? err.message : String(err);
   const lib = missingLibrary(raw);
   const addon = selectedAddon(root);
-  // An installed package is rebuilt through npm (its install script runs cmake-js); a checkout has its own script.
+  // An installed package is rebuilt by its own build command (npm 11 skips a dependency's install
+  // script until the user approves it, so `npm rebuild` alone may do nothing); a checkout has its own script.
   const checkout = fs.existsSync(path.join(root, 'tsconfig.json'));
-  const rebuild = checkout ? 'npm run build:native' : 'npm rebuild liverseg';
+  const rebuild = checkout ? 'npm run build:native' : 'npx liverseg-build';
+  const npm11 = checkout
+    ? ''
+    : ` With npm 11 or later the package's install step only runs once approved ('npm install-scripts approve liverseg', then 'npm rebuild liverseg'); 'npx liverseg-build' builds it directly.`;
   let message: string;
   if (lib) {
     const isTorch = /^lib(torch|c10|caffe2|shm|gomp|cudnn|cublas|cudart|nvrtc|nvToolsExt)/.test(lib);
@@ -50,7 +55,7 @@ function explain(err: unknown, root: string): LiversegError {
       `${version ? ` (the addon was built against LibTorch ${version})` : ''}. ` +
       `Install LibTorch (Debian/Ubuntu: 'apt-get install libtorch-dev'), ` +
       `or point Torch_DIR at a LibTorch and rebuild the addon against it: ` +
-      `'Torch_DIR=/path/to/libtorch/share/cmake/Torch ${rebuild}'.`;
+      `'Torch_DIR=/path/to/libtorch/share/cmake/Torch ${rebuild}'.${npm11}`;
   } else if (/No native build was found|Cannot find module/.test(raw)) {
     const tried = [
       path.join(root, 'prebuilds', `${process.platform}-${process.arch}`),
@@ -60,11 +65,11 @@ function explain(err: unknown, root: string): LiversegError {
       `liverseg could not load its native addon: no compiled addon matches ${process.platform}-${process.arch} ` +
       `(Node-API; looked in ${tried.join(' and ')}). Build it from source with '${rebuild}' ` +
       `(needs CMake, a C++17 compiler and LibTorch: on Debian/Ubuntu 'apt-get install cmake g++ libtorch-dev', ` +
-      `or set Torch_DIR to a LibTorch's share/cmake/Torch folder).`;
+      `or set Torch_DIR to a LibTorch's share/cmake/Torch folder).${npm11}`;
   } else {
     message =
       `liverseg could not load its native addon ${addon ?? '(in ' + root + ')'}: ${raw.split('\n')[0]}. ` +
-      `Rebuild it with '${rebuild}'.`;
+      `Rebuild it with '${rebuild}'.${npm11}`;
   }
   return new LiversegError('ERR_NATIVE_LOAD', message, { cause: err });
 }
@@ -78,7 +83,7 @@ export function loadBinding(): NativeBinding {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => unknown;
     cached = nodeGypBuild(root) as NativeBinding;
   } catch (err) {
-    throw explain(err, root);
+    throw explainLoadFailure(err, root);
   }
   return cached;
 }
