@@ -21,15 +21,12 @@
 'use strict';
 const { spawnSync } = require('child_process');
 const fs = require('fs');
-const os = require('os');
 const path = require('path');
+const { buildAddon, cmakeJsBin } = require('./build-addon');
+const { findTorch, truthy } = require('./find-torch');
 
 const root = path.resolve(__dirname, '..');
 const say = (msg) => process.stderr.write(`[liverseg install] ${msg}\n`);
-
-function truthy(v) {
-  return v !== undefined && v !== '' && v !== '0' && v !== 'false';
-}
 
 function resolveFrom(request) {
   try {
@@ -67,37 +64,11 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-/** Where LibTorch would come from, mirroring the search order of CMakeLists.txt; null when nowhere. */
-function findTorch() {
-  if (process.env.Torch_DIR) return `Torch_DIR=${process.env.Torch_DIR}`;
-  if (process.env.CMAKE_PREFIX_PATH) return `CMAKE_PREFIX_PATH=${process.env.CMAKE_PREFIX_PATH}`;
-  for (const arch of ['x86_64-linux-gnu', 'aarch64-linux-gnu']) {
-    const dir = `/usr/lib/${arch}/cmake/Torch`;
-    if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) return dir;
-  }
-  const py = process.env.LIVERSEG_PYTHON || 'python3';
-  const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
-  if (r.status === 0) return `${py} (torch ${r.stdout.trim()})`;
-  return null;
-}
-
 function buildFromSource(torch) {
-  const pkgJson = resolveFrom('cmake-js/package.json');
-  if (!pkgJson) {
-    say('cmake-js is not installed, so the addon cannot be built from source.');
-    return false;
-  }
-  const bin = path.join(path.dirname(pkgJson), JSON.parse(fs.readFileSync(pkgJson, 'utf8')).bin['cmake-js']);
-  const args = [bin, 'compile', '--out', 'build'];
-  if (truthy(process.env.LIVERSEG_TORCH_FROM_PYTHON)) args.push('--CDLIVERSEG_TORCH_FROM_PYTHON=ON');
-  const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-  say(`building the addon from source with cmake-js (LibTorch from ${torch}); this takes a few minutes`);
-  const r = spawnSync(process.execPath, args, {
-    cwd: root,
-    stdio: 'inherit',
-    env: { CMAKE_BUILD_PARALLEL_LEVEL: jobs, ...process.env },
-  });
-  return r.status === 0;
+  say(`building the addon from source with cmake-js (LibTorch from ${torch.source}); this takes a few minutes`);
+  const r = buildAddon({ log: say });
+  if (!r.ok) say(r.error);
+  return r.ok;
 }
 
 function main() {
@@ -126,6 +97,7 @@ function main() {
   const tools = has('cmake') ? [] : ['cmake'];
   if (!has('ninja') && !has('make')) tools.push('make');
   if (!has('c++') && !has('g++') && !has('clang++')) tools.push('a C++17 compiler (g++)');
+  if (!cmakeJsBin()) tools.push('cmake-js (an npm dependency of liverseg)');
   if (!torch || tools.length) {
     const missing = [...(torch ? [] : ['LibTorch']), ...tools];
     say(

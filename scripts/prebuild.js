@@ -19,6 +19,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { buildAddon } = require('./build-addon');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
@@ -51,16 +52,8 @@ function resolveFrom(request) {
 }
 
 function compile() {
-  const pkg = JSON.parse(fs.readFileSync(resolveFrom('cmake-js/package.json'), 'utf8'));
-  const bin = path.join(path.dirname(resolveFrom('cmake-js/package.json')), pkg.bin['cmake-js']);
-  const jobs = String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
-  log(`$ cmake-js compile --out build`);
-  const r = spawnSync(process.execPath, [bin, 'compile', '--out', 'build'], {
-    cwd: root,
-    stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit',
-    env: { CMAKE_BUILD_PARALLEL_LEVEL: jobs, ...process.env },
-  });
-  if (r.status !== 0) fail(`cmake-js compile failed (exit ${r.status ?? r.signal})`);
+  const r = buildAddon({ stdio: quiet ? ['ignore', 'ignore', 'inherit'] : 'inherit', log });
+  if (!r.ok) fail(r.error);
 }
 
 /** RPATH/RUNPATH entries of an ELF file, or null when readelf is not available. */

@@ -12,6 +12,8 @@
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
+const { buildAddon } = require('./build-addon');
+const { findTorch } = require('./find-torch');
 
 const root = path.resolve(__dirname, '..');
 const quiet = process.argv.includes('--quiet');
@@ -32,14 +34,6 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-function torchFound() {
-  if (process.env.Torch_DIR || process.env.CMAKE_PREFIX_PATH) return true;
-  for (const arch of ['x86_64-linux-gnu', 'aarch64-linux-gnu']) {
-    if (fs.existsSync(`/usr/lib/${arch}/cmake/Torch/TorchConfig.cmake`)) return true;
-  }
-  if (process.env.LIVERSEG_TORCH_FROM_PYTHON) return true;
-  return spawnSync('python3', ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-}
 
 function newestMtime(entries) {
   let newest = 0;
@@ -69,7 +63,7 @@ function mtime(p) {
 const aptPackages = [];
 if (!has('cmake')) aptPackages.push('cmake');
 if (!has('g++') || !has('make')) aptPackages.push('g++', 'make');
-if (!torchFound()) aptPackages.push('libtorch-dev');
+if (!findTorch()) aptPackages.push('libtorch-dev');
 if (aptPackages.length) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!has('apt-get') || !isRoot) {
@@ -100,8 +94,11 @@ if (newestMtime(['src/ts', 'tsconfig.json']) > mtime(tsStamp)) {
 // 4. native addon
 const addon = path.join('build', 'Release', 'liverseg.node');
 if (newestMtime(['cpp', 'CMakeLists.txt']) > mtime(addon)) {
-  const jobs = String(Math.max(1, require('os').availableParallelism?.() ?? require('os').cpus().length));
-  run('npx cmake-js compile --out build', { env: { ...process.env, CMAKE_BUILD_PARALLEL_LEVEL: jobs } });
+  const built = buildAddon({ log });
+  if (!built.ok) {
+    process.stderr.write(`[liverseg setup] failed: ${built.error}\n`);
+    process.exit(1);
+  }
   // A no-op rebuild (sources touched but unchanged) leaves the file's time alone; mark it fresh.
   const now = new Date();
   fs.utimesSync(path.join(root, addon), now, now);

@@ -199,7 +199,7 @@ describe('the packed tarball, installed into a fresh project', () => {
     }
     for (const bin of expectedBins.filter((b) => b !== 'liverseg-build')) expect(files).toContain(`lib/cli/${bin.replace('liverseg-', '')}.js`);
     expect(files).toContain('scripts/build.js');
-    expect(files).toContain('scripts/torch-paths.py');
+    for (const f of ['scripts/torch-paths.py', 'scripts/find-torch.js', 'scripts/build-addon.js']) expect(files).toContain(f);
     expect(files.some((f) => f.startsWith(platformDir) && f.endsWith('.napi.node'))).toBe(true);
     expect(files.some((f) => f.startsWith('cpp/core/'))).toBe(true);
     expect(files.some((f) => f.startsWith('cpp/addon/'))).toBe(true);
