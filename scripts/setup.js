@@ -59,14 +59,23 @@ function mtime(p) {
   }
 }
 
-// 1. system packages
+// 1. system packages: what the build needs, then the programs the test suite checks us against
+// or starts (each test that uses one skips with its reason where it cannot be installed).
 const aptPackages = [];
 if (!has('cmake')) aptPackages.push('cmake');
 if (!has('g++') || !has('make')) aptPackages.push('g++', 'make');
 if (!findTorch()) aptPackages.push('libtorch-dev');
+/** [command that shows the package is there, Debian package] for the test suite's peers and servers. */
+const TEST_TOOLS = [
+  ['clang-format', 'clang-format'],
+];
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const canApt = has('apt-get') && isRoot;
+const testTools = process.argv.includes('--no-test-tools') ? [] : TEST_TOOLS.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+if (testTools.length && !canApt) log(`not installing the test suite's tools (${testTools.join(', ')}): not root with apt-get; the tests that need them skip`);
+if (canApt) for (const pkg of testTools) if (!aptPackages.includes(pkg)) aptPackages.push(pkg);
 if (aptPackages.length) {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!has('apt-get') || !isRoot) {
+  if (!canApt) {
     process.stderr.write(
       `[liverseg setup] missing: ${aptPackages.join(', ')}. Install them (Debian/Ubuntu: 'apt-get install ${aptPackages.join(' ')}'), ` +
         `or point Torch_DIR at a LibTorch's share/cmake/Torch folder, then run this again.\n`,
