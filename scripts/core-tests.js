@@ -8,8 +8,7 @@
  * Configuring happens once (or when the LibTorch choice changes); the build is cmake's own
  * incremental one, so a run with nothing changed under cpp/core, cpp/tests or CMakeLists.txt only
  * re-checks timestamps before running the tests. Exits non-zero when a step or a test fails.
- * LibTorch is found as for the addon: Torch_DIR / CMAKE_PREFIX_PATH, Debian's libtorch-dev, or
- * LIVERSEG_TORCH_FROM_PYTHON=1 (with LIVERSEG_PYTHON) for a PyTorch wheel.
+ * LibTorch is the one scripts/find-torch.js picks for the addon too.
  * Plain Node with no dependencies.
  */
 'use strict';
@@ -17,6 +16,7 @@ const { spawnSync } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
+const { findTorch } = require('./find-torch');
 
 const root = path.resolve(__dirname, '..');
 const buildDir = path.join(root, 'build-core-tests');
@@ -39,26 +39,32 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-const truthy = (v) => v !== undefined && v !== '' && v !== '0' && v.toLowerCase() !== 'false' && v.toLowerCase() !== 'off';
-
 if (!has('cmake')) {
   log("cmake was not found: install it (Debian: 'apt-get install cmake g++ libtorch-dev')");
   process.exit(1);
 }
 
-const fromPython = truthy(process.env.LIVERSEG_TORCH_FROM_PYTHON);
-const defines = ['-DLIVERSEG_BUILD_CORE_TESTS=ON', '-DLIVERSEG_BUILD_ADDON=OFF', `-DLIVERSEG_TORCH_FROM_PYTHON=${fromPython ? 'ON' : 'OFF'}`];
-if (process.env.LIVERSEG_PYTHON) defines.push(`-DLIVERSEG_PYTHON=${process.env.LIVERSEG_PYTHON}`);
+const torch = findTorch();
+if (!torch) {
+  log("LibTorch was not found: install it (Debian: 'apt-get install libtorch-dev'), or set Torch_DIR or LIVERSEG_TORCH_FROM_PYTHON=1");
+  process.exit(1);
+}
+// find-torch.js speaks cmake-js ("--CDNAME=value"); plain cmake takes "-DNAME=value".
+const torchDefines = torch.cmakeArgs.map((a) => a.replace(/^--CD/, '-D'));
+const fromPython = torchDefines.includes('-DLIVERSEG_TORCH_FROM_PYTHON=ON');
+const defines = ['-DLIVERSEG_BUILD_CORE_TESTS=ON', '-DLIVERSEG_BUILD_ADDON=OFF', `-DLIVERSEG_TORCH_FROM_PYTHON=${fromPython ? 'ON' : 'OFF'}`, ...torchDefines];
 
-// Configure when there is no cache yet, or when the cached choices differ from this run's.
+// Configure when there is no cache yet, or when this run's choices differ from the cached ones,
+// so a run with nothing changed goes straight to cmake's incremental build.
 const cachePath = path.join(buildDir, 'CMakeCache.txt');
 const cache = fs.existsSync(cachePath) ? fs.readFileSync(cachePath, 'utf8') : '';
 const cached = (name) => (cache.match(new RegExp(`^${name}:[A-Z]+=(.*)$`, 'm')) || [])[1];
 const stale =
   !cache ||
-  cached('LIVERSEG_BUILD_CORE_TESTS') !== 'ON' ||
-  cached('LIVERSEG_TORCH_FROM_PYTHON') !== (fromPython ? 'ON' : 'OFF') ||
-  (process.env.LIVERSEG_PYTHON !== undefined && cached('LIVERSEG_PYTHON') !== process.env.LIVERSEG_PYTHON);
+  defines.some((d) => {
+    const [, name, value] = d.match(/^-D([^=]+)=(.*)$/);
+    return cached(name) !== value;
+  });
 if (stale) {
   // A generator cannot change inside one build folder: keep the cached one once there is a cache.
   const generator = !cache && has('ninja') ? ['-G', 'Ninja'] : [];

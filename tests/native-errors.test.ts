@@ -1,7 +1,8 @@
 import { LiversegError } from '../src/ts/errors';
 import { ResUNet } from '../src/ts/nets/resunet';
+import type { NativeBinding, NativeTestHooks } from '../src/ts/native/binding';
 import { loadBinding } from '../src/ts/native/loader';
-import type { Batch } from '../src/ts/native/tensors';
+import type { TensorBatch as Batch } from '../src/ts/native/tensors';
 import { randomFloats, sphereBatch } from './helpers/shapes';
 import { testDevice } from './helpers/device';
 
@@ -56,8 +57,14 @@ describe('bad input gets a LiversegError with a code, and the process survives',
   });
 
   it('an unknown config field, and bad values, name the field', async () => {
-    await expect(ResUNet.create({ chanels: [4, 8] } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG', message: expect.stringContaining("'chanels'") });
-    await expect(ResUNet.create({ optimizer: { name: 'sgd' } } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG', message: expect.stringContaining('optimizer.name') });
+    await expect(ResUNet.create({ chanels: [4, 8] } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message: expect.stringContaining("'chanels'"),
+    });
+    await expect(ResUNet.create({ optimizer: { name: 'sgd' } } as never)).rejects.toMatchObject({
+      code: 'ERR_INVALID_CONFIG',
+      message: expect.stringContaining('optimizer.name'),
+    });
     await expect(ResUNet.create({ channels: [4, -8] })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG', message: expect.stringContaining('channels[1]') });
     await expect(ResUNet.create({ dropout: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_CONFIG' });
   });
@@ -76,9 +83,63 @@ describe('bad input gets a LiversegError with a code, and the process survives',
     const other = await ResUNet.create({ channels: [4, 8], device: 'cpu' });
     expect(await codeOf(net.setWeights(await other.getWeights()))).toBe('ERR_MODEL_MISMATCH');
     // raw binding: mismatched sizes reach LibTorch's own checks
-    const b = loadBinding();
-    const err = await b.diceLoss({ data: new Float32Array(4), shape: [1, 1, 4] }, { data: new Float32Array(3), shape: [1, 1, 3] }).catch((e) => e);
+    const b = loadBinding() as NativeBinding & NativeTestHooks;
+    const err = await b._diceLoss({ data: new Float32Array(4), shape: [1, 1, 4] }, { data: new Float32Array(3), shape: [1, 1, 3] }).catch((e) => e);
     expect(err.code).toBe('ERR_SHAPE_MISMATCH');
+  });
+
+  it('the raw binding takes no defaults: a missing or mistyped field is ERR_INVALID_ARG naming it', async () => {
+    const b = loadBinding();
+    const thrown = (fn: () => unknown): unknown => {
+      try {
+        fn();
+      } catch (e) {
+        return e;
+      }
+      throw new Error('expected a throw');
+    };
+    const named = (field: string) => ({ code: 'ERR_INVALID_ARG', message: expect.stringContaining(`'${field}'`) });
+    const optimizer = { name: 'novograd', lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0, gradAveraging: false, amsgrad: false };
+    const config = {
+      inChannels: 1,
+      outChannels: 1,
+      channels: [4, 8],
+      block: 'residual',
+      dropout: 0,
+      device: 'cpu',
+      precision: 'auto',
+      seed: 0,
+      channelsLast: false,
+      optimizer,
+    };
+    const noSeed: Record<string, unknown> = { ...config };
+    delete noSeed.seed;
+    expect(thrown(() => b.createModel(noSeed as never))).toMatchObject(named('seed'));
+    expect(thrown(() => b.createModel({ ...config, optimizer: { ...optimizer, lr: '0.1' } } as never))).toMatchObject(named('optimizer.lr'));
+    expect(thrown(() => b.createModel({ ...config, block: 'dense' } as never))).toMatchObject(named('block'));
+    const m = await b.createModel(config as never);
+    const predict = {
+      sliding: false,
+      overlap: 0.25,
+      blend: 'gaussian',
+      sigmaScale: 0.125,
+      batchSize: 1,
+      accumulate: 'auto',
+      deviceLimitBytes: 2 ** 32,
+      mirror: false,
+      output: 'mask',
+    };
+    const volume = { data: new Float32Array(8), shape: [2, 2, 2] };
+    const noLimit: Record<string, unknown> = { ...predict };
+    delete noLimit.deviceLimitBytes;
+    expect(thrown(() => m.predictVolume(volume, noLimit as never))).toMatchObject(named('deviceLimitBytes'));
+    expect(thrown(() => m.predictVolume(volume, { ...predict, sliding: true } as never))).toMatchObject(named('roi'));
+    expect(thrown(() => m.predictVolume(volume, { ...predict, intensity: { aMin: 0, aMax: 1, bMin: 0, bMax: 1 } } as never))).toMatchObject(
+      named('intensity.clip'),
+    );
+    const out = await m.predictVolume(volume, predict as never);
+    expect(out.shape).toEqual([1, 2, 2, 2]);
+    m.dispose();
   });
 
   it('a disposed model rejects further calls; the process keeps working', async () => {

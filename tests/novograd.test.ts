@@ -1,5 +1,5 @@
 import { loadBinding } from '../src/ts/native/loader';
-import type { NativeNamedTensor } from '../src/ts/native/binding';
+import type { NativeBinding, NativeNamedTensor, NativeOptimizerConfig, NativeTestHooks } from '../src/ts/native/binding';
 
 /** The SPEC's Novograd formula, written out independently in float64. */
 function referenceNovograd(
@@ -29,12 +29,17 @@ function referenceNovograd(
   return theta;
 }
 
+/** A complete optimizer config (the hook, like createModel, takes no defaults): MONAI's Novograd defaults plus `over`. */
+function config(over: Partial<NativeOptimizerConfig> = {}): NativeOptimizerConfig {
+  return { name: 'novograd', lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0, gradAveraging: false, amsgrad: false, ...over };
+}
+
 function named(name: string, values: number[], shape: number[]): NativeNamedTensor {
   return { name, data: Float64Array.from(values), shape };
 }
 
 describe('Novograd (native optimizer against the SPEC formula)', () => {
-  const binding = loadBinding();
+  const binding = loadBinding() as NativeBinding & NativeTestHooks;
   const p0 = [
     [0.5, -1.25, 2.0, 0.75, -0.3, 1.1],
     [0.2, -0.4],
@@ -71,8 +76,8 @@ describe('Novograd (native optimizer against the SPEC formula)', () => {
   ];
 
   it.each(cases)('matches the formula to 1e-6 over 4 steps: $title', async ({ cfg, o }) => {
-    const out = await binding.optimizerSteps(
-      { name: 'novograd', ...cfg },
+    const out = await binding._optimizerSteps(
+      config(cfg),
       [named('a', p0[0], [2, 3]), named('b', p0[1], [2])],
       steps.map((s) => [named('a', s[0], [2, 3]), named('b', s[1], [2])]),
       lrs,
@@ -88,7 +93,7 @@ describe('Novograd (native optimizer against the SPEC formula)', () => {
 
   it('takes the squared gradient norm as the second moment on the first step', async () => {
     const g = [0.3, -0.4];
-    const out = await binding.optimizerSteps({ name: 'novograd' }, [named('w', [1, 1], [2])], [[named('w', g, [2])]], [0.1]);
+    const out = await binding._optimizerSteps(config(), [named('w', [1, 1], [2])], [[named('w', g, [2])]], [0.1]);
     const v = out.state.find((s) => s.name === 'w.exp_avg_sq')!;
     expect(v.data[0]).toBeCloseTo(0.25, 12);
     // m = g / (|g| + eps); theta = 1 - lr * m
@@ -97,7 +102,7 @@ describe('Novograd (native optimizer against the SPEC formula)', () => {
   });
 
   it('runs Adam with bias correction as PyTorch defines it', async () => {
-    const out = await binding.optimizerSteps({ name: 'adam', beta1: 0.9, beta2: 0.999 }, [named('w', [1], [1])], [[named('w', [0.5], [1])]], [0.01]);
+    const out = await binding._optimizerSteps(config({ name: 'adam', beta1: 0.9, beta2: 0.999 }), [named('w', [1], [1])], [[named('w', [0.5], [1])]], [0.01]);
     // first step: m_hat = g, v_hat = g^2, update = lr * g / (|g| + eps) = lr
     expect(out.params[0].data[0]).toBeCloseTo(1 - 0.01, 8);
   });

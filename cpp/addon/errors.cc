@@ -5,7 +5,7 @@
 #include <new>
 
 #include "core/errors.h"
-#include "core/inferers/sliding_window.h"
+#include "core/memory.h"
 
 namespace liverseg::addon {
 
@@ -38,10 +38,16 @@ CapturedError capture_current_exception() {
   }
 }
 
-Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message) {
+Napi::Error coded_error(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
   err.Set("code", Napi::String::New(env, code));
   return err;
+}
+
+void throw_coded(Napi::Env env, const std::string& code, const std::string& message) { throw coded_error(env, code, message); }
+
+void throw_invalid_arg(Napi::Env env, const std::string& name, const std::string& problem, const char* code) {
+  throw_coded(env, code, "Invalid argument '" + name + "': " + problem);
 }
 
 }  // namespace liverseg::addon

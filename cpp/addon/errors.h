@@ -1,5 +1,7 @@
-// Every entry point catches C++ exceptions here and turns them into a JS Error with a stable
-// `code`; messages never carry LibTorch's C++ backtraces.
+// Every coded JS error the addon throws or rejects with is built here: argument mistakes found
+// while reading JS values, and C++ exceptions caught from the core, which get a stable `code`
+// and a message without LibTorch's C++ backtraces. Every code is one of ERROR_CODES in
+// src/ts/errors.ts.
 #pragma once
 #include <napi.h>
 
@@ -16,7 +18,11 @@ struct CapturedError {
 // Call inside a catch block: classifies the exception in flight.
 CapturedError capture_current_exception();
 
-Napi::Error make_error(Napi::Env env, const std::string& code, const std::string& message);
+// The one builder of coded errors: a JS Error with `code` set.
+Napi::Error coded_error(Napi::Env env, const std::string& code, const std::string& message);
+[[noreturn]] void throw_coded(Napi::Env env, const std::string& code, const std::string& message);
+// "Invalid argument 'name': problem", the format the TypeScript layer uses too.
+[[noreturn]] void throw_invalid_arg(Napi::Env env, const std::string& name, const std::string& problem, const char* code = "ERR_INVALID_ARG");
 
 // Runs fn and rethrows any C++ exception as a coded JS error.
 template <typename Fn>
@@ -27,7 +33,7 @@ auto guarded(Napi::Env env, Fn&& fn) -> decltype(fn()) {
     throw;
   } catch (...) {
     CapturedError e = capture_current_exception();
-    throw make_error(env, e.code, e.message);
+    throw_coded(env, e.code, e.message);
   }
 }
 

@@ -1,10 +1,11 @@
 #include "model_wrap.h"
 
-#include "convert.h"
 #include "core/errors.h"
-#include "core/metrics/dice_metric.h"
 #include "core/runtime.h"
+#include "errors.h"
+#include "options.h"
 #include "promise_worker.h"
+#include "tensors.h"
 
 namespace liverseg::addon {
 
@@ -32,18 +33,13 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
 }
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
-  if (info.Length() != 1 || !info[0].IsExternal()) {
-    Napi::Error e = Napi::TypeError::New(info.Env(), "Model cannot be constructed directly; use createModel(config)");
-    e.Set("code", Napi::String::New(info.Env(), "ERR_INVALID_ARG"));
-    throw e;
-  }
+  if (info.Length() != 1 || !info[0].IsExternal()) throw_coded(info.Env(), "ERR_INVALID_ARG", "Model cannot be constructed directly; use createModel(config)");
   model_ = *info[0].As<Napi::External<std::shared_ptr<Model>>>().Data();
 }
 
 Napi::Value ModelWrap::Create(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'config': expected an object");
-  ModelOptions options = read_model_options(info[0].As<Napi::Object>());
+  ModelOptions options = read_model_options(read_object(info[0], "config"));
   auto result = std::make_shared<std::shared_ptr<Model>>();
   return PromiseWorker::Start(
       env, [options, result] { *result = std::make_shared<Model>(options); },
@@ -54,7 +50,7 @@ Napi::Value ModelWrap::Create(const Napi::CallbackInfo& info) {
 }
 
 std::shared_ptr<Model> ModelWrap::model(Napi::Env env) const {
-  if (!model_) throw make_error(env, "ERR_INVALID_ARG", "This model was disposed");
+  if (!model_) throw_coded(env, "ERR_INVALID_ARG", "This model was disposed");
   return model_;
 }
 
@@ -109,15 +105,12 @@ Napi::Value ModelWrap::PredictVolume(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
   TensorArg volume = read_tensor(info[0], "volume");
-  if (!info[1].IsObject()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'options': expected an object");
-  PredictOptions options = read_predict_options(info[1].As<Napi::Object>());
+  PredictOptions options = read_predict_options(read_object(info[1], "options"));
   std::vector<Napi::Value> keep{volume.holder};
   // An Int32Array(1) the caller sets to non-zero to cancel between batches of windows.
   if (info.Length() > 2 && info[2].IsTypedArray()) {
     Napi::TypedArray flag = info[2].As<Napi::TypedArray>();
-    if (flag.TypedArrayType() != napi_int32_array || flag.ElementLength() < 1) {
-      throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'cancel': expected an Int32Array of length 1");
-    }
+    if (flag.TypedArrayType() != napi_int32_array || flag.ElementLength() < 1) throw_invalid_arg(env, "cancel", "expected an Int32Array of length 1");
     options.window.cancel = static_cast<const int32_t*>(typed_array_data(flag));
     keep.push_back(info[2]);
   }
@@ -165,9 +158,7 @@ Napi::Value ModelWrap::GetWeights(const Napi::CallbackInfo& info) { return get_n
 
 Napi::Value ModelWrap::SetWeights(const Napi::CallbackInfo& info) { return set_named(info.Env(), model(info.Env()), info[0], &Model::load_weights); }
 
-Napi::Value ModelWrap::GetOptimizerState(const Napi::CallbackInfo& info) {
-  return get_named(info.Env(), model(info.Env()), &Model::optimizer_state);
-}
+Napi::Value ModelWrap::GetOptimizerState(const Napi::CallbackInfo& info) { return get_named(info.Env(), model(info.Env()), &Model::optimizer_state); }
 
 Napi::Value ModelWrap::SetOptimizerState(const Napi::CallbackInfo& info) {
   return set_named(info.Env(), model(info.Env()), info[0], &Model::load_optimizer_state);
@@ -182,7 +173,7 @@ Napi::Value ModelWrap::GetLearningRate(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::SetLearningRate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto m = model(env);
-  if (!info[0].IsNumber()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'lr': expected a number");
+  if (!info[0].IsNumber()) throw_invalid_arg(env, "lr", "expected a number");
   const double lr = info[0].As<Napi::Number>().DoubleValue();
   // Learning-rate changes are queued behind running work by the TypeScript layer; the lock here
   // only guards against misuse of the raw binding.
@@ -199,7 +190,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("parameterCount", Napi::Number::New(env, static_cast<double>(m->parameter_count())));
   o.Set("expectedParameterCount", Napi::Number::New(env, static_cast<double>(expected_parameter_count(m->options().net))));
   o.Set("sizeMultiple", Napi::Number::New(env, static_cast<double>(int64_t(1) << (m->options().net.channels.size() - 1))));
-  o.Set("optimizer", Napi::String::New(env, m->options().optimizer.name));
+  o.Set("optimizer", Napi::String::New(env, optimizer_name(m->options().optimizer.kind)));
   return o;
 }
 

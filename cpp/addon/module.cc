@@ -1,4 +1,5 @@
-// Module init: registers the classes and functions, nothing else.
+// Module init: once per process, sets LibTorch's thread count and (on glibc) limits malloc to one
+// arena; then, per environment, registers the Model class, createModel and the free functions.
 #include <napi.h>
 
 #include <cstdlib>

@@ -1,6 +1,5 @@
 #include "ops_wrap.h"
 
-#include "convert.h"
 #include "core/errors.h"
 #include "core/losses/dice_loss.h"
 #include "core/metrics/dice_metric.h"
@@ -8,7 +7,10 @@
 #include "core/ops/resize.h"
 #include "core/optim/optimizer.h"
 #include "core/runtime.h"
+#include "errors.h"
+#include "options.h"
 #include "promise_worker.h"
+#include "tensors.h"
 
 namespace liverseg::addon {
 
@@ -30,14 +32,14 @@ Napi::Value Backend(const Napi::CallbackInfo& info) {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'threads': expected a number");
+  if (!info[0].IsNumber()) throw_invalid_arg(env, "threads", "expected a number");
   guarded(env, [&] { set_num_threads(info[0].As<Napi::Number>().Int32Value()); });
   return env.Undefined();
 }
 
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsNumber()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'seed': expected a number");
+  if (!info[0].IsNumber()) throw_invalid_arg(env, "seed", "expected a number");
   guarded(env, [&] { manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value())); });
   return env.Undefined();
 }
@@ -47,31 +49,26 @@ Napi::Value Resize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorArg v = read_tensor(info[0], "volume");
   auto size = read_size3(info[1], "size");
-  if (!info[2].IsString()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'mode': expected 'area', 'nearest' or 'linear'");
-  const std::string mode = info[2].As<Napi::String>().Utf8Value();
-  if (mode != "area" && mode != "nearest" && mode != "linear") throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'mode': expected 'area', 'nearest' or 'linear'");
+  const std::string mode = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+  using ResizeFn = torch::Tensor (*)(const torch::Tensor&, const std::array<int64_t, 3>&);
+  const ResizeFn resize = mode == "area" ? &resize_area : mode == "nearest" ? &resize_nearest : mode == "linear" ? &resize_linear : nullptr;
+  if (!resize) throw_invalid_arg(env, "mode", "expected 'area', 'nearest' or 'linear'");
   auto out = std::make_shared<torch::Tensor>();
   torch::Tensor x = v.tensor;
   return PromiseWorker::Start(
-      env,
-      [x, size, mode, out] {
-        if (mode == "area") *out = resize_area(x, size);
-        else if (mode == "nearest") *out = resize_nearest(x, size);
-        else *out = resize_linear(x, size);
-      },
-      [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {v.holder});
+      env, [x, size, resize, out] { *out = resize(x, size); }, [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {v.holder});
 }
 
 TensorArg read_mask(const Napi::CallbackInfo& info) {
   TensorArg m = read_tensor(info[0], "mask");
-  if (m.tensor.scalar_type() != torch::kUInt8 || m.tensor.dim() != 3) {
-    throw make_error(info.Env(), "ERR_INVALID_ARG", "Invalid argument 'mask': expected a 3D Uint8Array volume");
-  }
+  if (m.tensor.scalar_type() != torch::kUInt8 || m.tensor.dim() != 3) throw_invalid_arg(info.Env(), "mask", "expected a 3D Uint8Array volume");
   return m;
 }
 
+// Required, like every option: TypeScript owns the default (26).
 int read_connectivity(const Napi::CallbackInfo& info) {
-  return info.Length() > 1 && info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 26;
+  if (!info[1].IsNumber()) throw_invalid_arg(info.Env(), "connectivity", "expected 6, 18 or 26");
+  return info[1].As<Napi::Number>().Int32Value();
 }
 
 // largestComponent(mask {Uint8Array, shape [D,H,W]}, connectivity): a new mask, plus counts.
@@ -121,7 +118,8 @@ Napi::Value LabelComponents(const Napi::CallbackInfo& info) {
       {m.holder});
 }
 
-// diceLoss(logits, target) -> number; diceMetric(logits, target) -> {data: Float64Array [B, C]}
+// Test hooks (exported underscore-prefixed, so their math can be checked from JavaScript):
+// _diceLoss(logits, target) -> number; _diceMetric(logits, target) -> {data: Float64Array [B, C]}
 Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorArg l = read_tensor(info[0], "logits");
@@ -140,20 +138,16 @@ Napi::Value DiceMetric(const Napi::CallbackInfo& info) {
   auto out = std::make_shared<torch::Tensor>();
   torch::Tensor a = l.tensor, b = t.tensor;
   return PromiseWorker::Start(
-      env, [a, b, out] { *out = dice_metric(a, b); },
-      [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {l.holder, t.holder});
+      env, [a, b, out] { *out = dice_metric(a, b); }, [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {l.holder, t.holder});
 }
 
-// optimizerSteps(config, params, grads[][], lrs[]): runs the optimizer on hand-made tensors,
-// one step per entry of grads, and returns { params, state } — the optimizer's math exposed for tests.
+// Test hook _optimizerSteps(config, params, grads[][], lrs[]): runs the optimizer on hand-made
+// tensors, one step per entry of grads, and returns { params, state }. config is a full optimizer
+// config, as createModel's `optimizer`.
 Napi::Value OptimizerSteps(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject() || !info[2].IsArray() || !info[3].IsArray()) {
-    throw make_error(env, "ERR_INVALID_ARG", "Invalid argument: expected (config, params, grads[][], lrs[])");
-  }
-  Napi::Object wrapper = Napi::Object::New(env);
-  wrapper.Set("optimizer", info[0]);
-  OptimizerOptions options = read_model_options(wrapper).optimizer;
+  if (!info[2].IsArray() || !info[3].IsArray()) throw_coded(env, "ERR_INVALID_ARG", "Invalid argument: expected (config, params, grads[][], lrs[])");
+  OptimizerOptions options = read_optimizer_options(info[0], "config");
   std::vector<Napi::Value> holders;
   NamedTensors params = read_named_tensors(info[1], holders);
   std::vector<NamedTensors> grads;
@@ -161,8 +155,11 @@ Napi::Value OptimizerSteps(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < ga.Length(); ++i) grads.push_back(read_named_tensors(ga.Get(i), holders));
   std::vector<double> lrs;
   Napi::Array la = info[3].As<Napi::Array>();
-  for (uint32_t i = 0; i < la.Length(); ++i) lrs.push_back(la.Get(i).As<Napi::Number>().DoubleValue());
-  if (lrs.size() != grads.size()) throw make_error(env, "ERR_INVALID_ARG", "Invalid argument 'lrs': one learning rate per step");
+  for (uint32_t i = 0; i < la.Length(); ++i) {
+    if (!la.Get(i).IsNumber()) throw_invalid_arg(env, "lrs", "expected an array of numbers");
+    lrs.push_back(la.Get(i).As<Napi::Number>().DoubleValue());
+  }
+  if (lrs.size() != grads.size()) throw_invalid_arg(env, "lrs", "one learning rate per step");
   auto out_params = std::make_shared<NamedTensors>();
   auto out_state = std::make_shared<NamedTensors>();
   return PromiseWorker::Start(
@@ -198,9 +195,10 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   exports.Set("resize", Napi::Function::New(env, Resize, "resize"));
   exports.Set("largestComponent", Napi::Function::New(env, LargestComponent, "largestComponent"));
   exports.Set("labelComponents", Napi::Function::New(env, LabelComponents, "labelComponents"));
-  exports.Set("diceLoss", Napi::Function::New(env, DiceLoss, "diceLoss"));
-  exports.Set("diceMetric", Napi::Function::New(env, DiceMetric, "diceMetric"));
-  exports.Set("optimizerSteps", Napi::Function::New(env, OptimizerSteps, "optimizerSteps"));
+  // Test hooks, not part of the public binding.
+  exports.Set("_diceLoss", Napi::Function::New(env, DiceLoss, "_diceLoss"));
+  exports.Set("_diceMetric", Napi::Function::New(env, DiceMetric, "_diceMetric"));
+  exports.Set("_optimizerSteps", Napi::Function::New(env, OptimizerSteps, "_optimizerSteps"));
 }
 
 }  // namespace liverseg::addon

@@ -3,8 +3,8 @@
 
 namespace liverseg::addon {
 
-// Free functions: backend description, threads and seeds, voxel ops, and the loss and metric
-// (exposed so their math can be checked from JavaScript).
+// Free functions: backend description, threads and seeds, voxel ops; and the test hooks
+// _diceLoss, _diceMetric and _optimizerSteps (exposed so their math can be checked from JavaScript).
 void RegisterOps(Napi::Env env, Napi::Object exports);
 
 }  // namespace liverseg::addon

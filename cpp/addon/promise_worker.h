@@ -43,14 +43,14 @@ class PromiseWorker : public Napi::AsyncWorker {
       deferred_.Reject(e.Value());
     } catch (...) {
       CapturedError e = capture_current_exception();
-      deferred_.Reject(make_error(env, e.code, e.message).Value());
+      deferred_.Reject(coded_error(env, e.code, e.message).Value());
     }
   }
 
   void OnError(const Napi::Error&) override {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    deferred_.Reject(make_error(env, error_.code, error_.message).Value());
+    deferred_.Reject(coded_error(env, error_.code, error_.message).Value());
   }
 
  private:

@@ -1,8 +1,6 @@
 #include "model.h"
 
-#include <ATen/autocast_mode.h>
-#include <torch/version.h>
-
+#include "amp/autocast.h"
 #include "errors.h"
 #include "losses/dice_loss.h"
 #include "metrics/dice_metric.h"
@@ -10,56 +8,7 @@
 
 namespace liverseg {
 
-namespace {
-
-// Autocast's C++ switches were renamed in LibTorch 2.4; this keeps one call site for both.
-class AutocastScope {
- public:
-  AutocastScope(bool enabled, torch::ScalarType dtype) : enabled_(enabled) {
-    if (!enabled_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    previous_ = at::autocast::is_autocast_enabled(at::kCUDA);
-    previous_dtype_ = at::autocast::get_autocast_dtype(at::kCUDA);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-#else
-    previous_ = at::autocast::is_enabled();
-    previous_dtype_ = at::autocast::get_autocast_gpu_dtype();
-    at::autocast::set_enabled(true);
-    at::autocast::set_autocast_gpu_dtype(dtype);
-#endif
-    at::autocast::increment_nesting();
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, previous_);
-    at::autocast::set_autocast_dtype(at::kCUDA, previous_dtype_);
-#else
-    at::autocast::set_enabled(previous_);
-    at::autocast::set_autocast_gpu_dtype(previous_dtype_);
-#endif
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_;
-  bool previous_ = false;
-  torch::ScalarType previous_dtype_ = torch::kBFloat16;
-};
-
-void check_finite(const torch::Tensor& t, const char* what) {
-  if (!t.is_floating_point()) return;
-  require(torch::isfinite(t).all().item<bool>(), std::string("Invalid argument '") + what + "': contains NaN or infinite values", "ERR_NON_FINITE");
-}
-
-}  // namespace
-
 Model::Model(const ModelOptions& options) : options_(options), device_(resolve_device(options.device)) {
-  const auto& p = options.precision;
-  require(p == "auto" || p == "off" || p == "bf16" || p == "fp16", "Invalid argument 'precision': expected 'auto', 'off', 'bf16' or 'fp16'", "ERR_INVALID_CONFIG");
   // The seed fixes the initial weights, so a config plus a seed is a reproducible model.
   torch::manual_seed(options.seed);
   net_ = ResUNet3D(options.net);
@@ -84,10 +33,10 @@ int64_t Model::parameter_count() const {
 
 bool Model::autocast_enabled() const {
   if (!device_.is_cuda()) return false;
-  return options_.precision != "off";
+  return options_.precision != Precision::Off;
 }
 
-torch::ScalarType Model::autocast_dtype() const { return options_.precision == "fp16" ? torch::kHalf : torch::kBFloat16; }
+torch::ScalarType Model::autocast_dtype() const { return options_.precision == Precision::FP16 ? torch::kHalf : torch::kBFloat16; }
 
 torch::Tensor Model::run_net(const torch::Tensor& x) {
   AutocastScope autocast(autocast_enabled(), autocast_dtype());
@@ -96,7 +45,6 @@ torch::Tensor Model::run_net(const torch::Tensor& x) {
 }
 
 torch::Tensor Model::forward(const torch::Tensor& images) {
-  check_finite(images, "images");
   c10::InferenceMode guard;
   net_->eval();
   torch::Tensor x = images.to(device_, torch::kFloat32);
@@ -109,7 +57,6 @@ double Model::train_step(const torch::Tensor& images, const torch::Tensor& label
   require(images.size(0) == labels.size(0) && images.sizes().slice(2) == labels.sizes().slice(2),
           "Invalid argument 'labels': batch and spatial shape must match the images", "ERR_SHAPE_MISMATCH");
   require(labels.size(1) == options_.net.out_channels, "Invalid argument 'labels': channel count must equal the model's outChannels", "ERR_SHAPE_MISMATCH");
-  check_finite(images, "images");
   net_->train();
   torch::Tensor x = images.to(device_, torch::kFloat32);
   torch::Tensor g = labels.to(device_).gt(0).to(torch::kFloat32);
@@ -155,8 +102,6 @@ torch::Tensor Model::predict_volume(const torch::Tensor& volume, const PredictOp
     const auto& w = o.intensity;
     x.sub_(w.a_min).mul_((w.b_max - w.b_min) / (w.a_max - w.a_min)).add_(w.b_min);
     if (w.clip) x.clamp_(std::min(w.b_min, w.b_max), std::max(w.b_min, w.b_max));
-  } else {
-    check_finite(x, "volume");
   }
   Predictor predict = [this, &o](const torch::Tensor& batch) {
     if (!o.mirror) return run_net(batch);
@@ -174,14 +119,9 @@ torch::Tensor Model::predict_volume(const torch::Tensor& volume, const PredictOp
   x = torch::Tensor();
   out = out.squeeze(0);  // [O, D, H, W]
   switch (o.output) {
-    case OutputKind::Mask:
-      out = out.gt(0).to(torch::kUInt8);
-      break;
-    case OutputKind::Probabilities:
-      out = torch::sigmoid(out);
-      break;
-    case OutputKind::Logits:
-      break;
+    case OutputKind::Mask: out = out.gt(0).to(torch::kUInt8); break;
+    case OutputKind::Probabilities: out = torch::sigmoid(out); break;
+    case OutputKind::Logits: break;
   }
   return out.to(torch::kCPU).contiguous();
 }
@@ -202,8 +142,9 @@ void Model::load_weights(const NamedTensors& weights) {
     torch::Tensor* target = params.find(name);
     if (!target) target = buffers.find(name);
     require(target != nullptr, "Weights: tensor '" + name + "' is not part of this model's architecture", "ERR_MODEL_MISMATCH");
-    require(target->sizes() == value.sizes(), "Weights: tensor '" + name + "' has shape " + c10::str(value.sizes()) +
-                                                  " but the model expects " + c10::str(target->sizes()), "ERR_MODEL_MISMATCH");
+    require(target->sizes() == value.sizes(),
+            "Weights: tensor '" + name + "' has shape " + c10::str(value.sizes()) + " but the model expects " + c10::str(target->sizes()),
+            "ERR_MODEL_MISMATCH");
     target->copy_(value);
     ++matched;
   }

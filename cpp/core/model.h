@@ -14,12 +14,15 @@
 
 namespace liverseg {
 
+// Mixed precision: Auto (bf16 autocast on CUDA, off on the CPU), Off, BF16 or FP16 autocast
+// (the last two on CUDA only; the CPU always runs in float32).
+enum class Precision { Auto, Off, BF16, FP16 };
+
 struct ModelOptions {
   ResUNetOptions net;
   OptimizerOptions optimizer;
-  std::string device = "auto";
-  // Mixed precision: "auto" (bf16 autocast on CUDA, off on the CPU), "off", "bf16", "fp16".
-  std::string precision = "auto";
+  std::string device = "auto";  // "auto", "cpu" or "cuda[:N]", resolved by resolve_device
+  Precision precision = Precision::Auto;
   uint64_t seed = 0;
   bool channels_last = false;
 };

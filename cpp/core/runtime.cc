@@ -37,12 +37,10 @@ torch::Device resolve_device(const std::string& name) {
   if (name == "cpu") return torch::Device(torch::kCPU);
   if (name.rfind("cuda", 0) == 0) {
     if (!torch::cuda::is_available()) {
-      throw CoreError("ERR_CUDA_UNAVAILABLE",
-                      "Device '" + name + "' was asked for, but this LibTorch has no usable CUDA device");
+      throw CoreError("ERR_CUDA_UNAVAILABLE", "Device '" + name + "' was asked for, but this LibTorch has no usable CUDA device");
     }
     torch::Device d(name);
-    require(!d.has_index() || d.index() < static_cast<int>(torch::cuda::device_count()),
-            "Device '" + name + "' does not exist", "ERR_CUDA_UNAVAILABLE");
+    require(!d.has_index() || d.index() < static_cast<int>(torch::cuda::device_count()), "Device '" + name + "' does not exist", "ERR_CUDA_UNAVAILABLE");
     return d;
   }
   throw CoreError("ERR_INVALID_ARG", "Invalid argument 'device': expected 'auto', 'cpu' or 'cuda[:N]', got '" + name + "'");

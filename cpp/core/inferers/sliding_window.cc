@@ -1,9 +1,9 @@
 #include "sliding_window.h"
 
 #include <cmath>
-#include <cstring>
 
 #include "../errors.h"
+#include "../memory.h"
 #include "../runtime.h"
 
 namespace liverseg {
@@ -19,11 +19,9 @@ std::vector<int64_t> window_starts(int64_t size, int64_t roi, double overlap) {
   return starts;
 }
 
-torch::Tensor importance_map(const std::array<int64_t, 3>& roi, const std::string& mode, double sigma_scale,
-                             const torch::TensorOptions& options) {
+torch::Tensor importance_map(const std::array<int64_t, 3>& roi, BlendMode mode, double sigma_scale, const torch::TensorOptions& options) {
   auto opts = options.dtype(torch::kFloat32);
-  if (mode == "constant") return torch::ones({roi[0], roi[1], roi[2]}, opts);
-  require(mode == "gaussian", "Invalid argument 'blend': expected 'gaussian' or 'constant', got '" + mode + "'");
+  if (mode == BlendMode::Constant) return torch::ones({roi[0], roi[1], roi[2]}, opts);
   std::vector<torch::Tensor> axes;
   for (int a = 0; a < 3; ++a) {
     const double sigma = std::max(sigma_scale * static_cast<double>(roi[a]), 1e-6);
@@ -36,15 +34,9 @@ torch::Tensor importance_map(const std::array<int64_t, 3>& roi, const std::strin
   return w.clamp_min(1e-3).to(opts);
 }
 
-bool is_out_of_memory(const std::exception& e) {
-  const char* what = e.what();
-  return std::strstr(what, "out of memory") != nullptr || std::strstr(what, "CUDA out of memory") != nullptr;
-}
-
 namespace {
 
-torch::Tensor run_windows(const torch::Tensor& input, const Predictor& predict, const SlidingWindowOptions& o,
-                          const torch::Device& acc_device) {
+torch::Tensor run_windows(const torch::Tensor& input, const Predictor& predict, const SlidingWindowOptions& o, const torch::Device& acc_device) {
   const std::array<int64_t, 3> size{input.size(2), input.size(3), input.size(4)};
   std::array<std::vector<int64_t>, 3> starts;
   for (int a = 0; a < 3; ++a) starts[a] = window_starts(size[a], o.roi[a], o.overlap);
@@ -107,9 +99,7 @@ torch::Tensor sliding_window_inference(const torch::Tensor& input, const Predict
 
   const int64_t out_bytes_guess = x.numel() / x.size(1) * 4 * 2;
   torch::Device acc = x.device();
-  if (o.accumulate == "cpu" || (o.accumulate == "auto" && x.is_cuda() && out_bytes_guess > o.device_limit_bytes)) acc = torch::kCPU;
-  else require(o.accumulate == "auto" || o.accumulate == "device" || o.accumulate == "cpu",
-               "Invalid argument 'accumulate': expected 'auto', 'device' or 'cpu'");
+  if (o.accumulate == Accumulate::Cpu || (o.accumulate == Accumulate::Auto && x.is_cuda() && out_bytes_guess > o.device_limit_bytes)) acc = torch::kCPU;
 
   torch::Tensor out;
   try {
@@ -117,7 +107,7 @@ torch::Tensor sliding_window_inference(const torch::Tensor& input, const Predict
   } catch (const Cancelled&) {
     throw;
   } catch (const std::exception& e) {
-    if (!(o.accumulate == "auto" && acc.is_cuda() && is_out_of_memory(e))) throw;
+    if (!(o.accumulate == Accumulate::Auto && acc.is_cuda() && is_out_of_memory(e))) throw;
     // Stitching a large volume is where GPU memory usually runs out: retry with the sums on the CPU.
     release_cached_memory();
     out = run_windows(x, predict, o, torch::kCPU);

@@ -7,20 +7,23 @@
 #include <array>
 #include <atomic>
 #include <functional>
-#include <string>
 #include <vector>
 
 namespace liverseg {
 
+// How window outputs are weighted before they are summed.
+enum class BlendMode { Gaussian, Constant };
+// Where the blended output is summed: on the device, on the CPU, or on the device with a CPU
+// fallback when the device runs out of memory or the output is larger than device_limit_bytes.
+enum class Accumulate { Auto, Device, Cpu };
+
 struct SlidingWindowOptions {
   std::array<int64_t, 3> roi{128, 128, 128};  // [D, H, W] = [nk, nj, ni]
   double overlap = 0.25;
-  std::string mode = "gaussian";  // or "constant"
+  BlendMode mode = BlendMode::Gaussian;
   double sigma_scale = 0.125;
   int64_t batch_size = 1;
-  // Where the blended output is summed: "device", "cpu", or "auto" (device, falling back to the
-  // CPU when the device runs out of memory or the output is larger than device_limit_bytes).
-  std::string accumulate = "auto";
+  Accumulate accumulate = Accumulate::Auto;
   int64_t device_limit_bytes = int64_t(4) << 30;
   // Checked between batches of windows; non-zero cancels.
   const int32_t* cancel = nullptr;
@@ -32,14 +35,11 @@ using Predictor = std::function<torch::Tensor(const torch::Tensor&)>;
 std::vector<int64_t> window_starts(int64_t size, int64_t roi, double overlap);
 
 // Separable Gaussian (sigma = sigma_scale * roi) centred at roi / 2, scaled to a maximum of 1 and
-// clamped to at least 1e-3; or all ones for "constant".
-torch::Tensor importance_map(const std::array<int64_t, 3>& roi, const std::string& mode, double sigma_scale,
-                             const torch::TensorOptions& options);
+// clamped to at least 1e-3; or all ones for BlendMode::Constant.
+torch::Tensor importance_map(const std::array<int64_t, 3>& roi, BlendMode mode, double sigma_scale, const torch::TensorOptions& options);
 
 // input: [1, C, D, H, W] already on the model's device. Returns [1, O, D, H, W] float32 blended
 // outputs, on the device or the CPU depending on where they were accumulated.
 torch::Tensor sliding_window_inference(const torch::Tensor& input, const Predictor& predict, const SlidingWindowOptions& options);
-
-bool is_out_of_memory(const std::exception& e);
 
 }  // namespace liverseg

@@ -6,8 +6,7 @@ namespace liverseg {
 
 namespace F = torch::nn::functional;
 
-ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t kernel, double dropout, bool relu)
-    : dropout_(dropout), relu_(relu) {
+ConvNormImpl::ConvNormImpl(int64_t in, int64_t out, int64_t kernel, double dropout, bool relu) : dropout_(dropout), relu_(relu) {
   conv = register_module("conv", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, kernel).padding(kernel / 2)));
   norm = register_module("norm", torch::nn::InstanceNorm3d(torch::nn::InstanceNorm3dOptions(out).affine(true)));
   torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanIn, torch::kReLU);
@@ -52,12 +51,13 @@ ResUNet3DImpl::ResUNet3DImpl(const ResUNetOptions& options) : options_(options) 
   for (auto c : ch) require(c >= 1 && c <= 4096, "Invalid argument 'channels': each level needs 1 to 4096 channels", "ERR_INVALID_CONFIG");
   require(options.in_channels >= 1 && options.out_channels >= 1, "Invalid argument 'inChannels'/'outChannels': must be >= 1", "ERR_INVALID_CONFIG");
   require(options.dropout >= 0 && options.dropout < 1, "Invalid argument 'dropout': must be in [0, 1)", "ERR_INVALID_CONFIG");
+  const bool residual = options.block == Block::Residual;
   for (size_t l = 0; l < ch.size(); ++l) {
     int64_t in = l == 0 ? options.in_channels : ch[l - 1];
-    encoders_.push_back(register_module("enc" + std::to_string(l), TwoLayerBlock(in, ch[l], options.dropout, options.residual)));
+    encoders_.push_back(register_module("enc" + std::to_string(l), TwoLayerBlock(in, ch[l], options.dropout, residual)));
   }
   for (size_t l = 0; l + 1 < ch.size(); ++l) {
-    decoders_.push_back(register_module("dec" + std::to_string(l), TwoLayerBlock(ch[l] + ch[l + 1], ch[l], options.dropout, options.residual)));
+    decoders_.push_back(register_module("dec" + std::to_string(l), TwoLayerBlock(ch[l] + ch[l + 1], ch[l], options.dropout, residual)));
   }
   head = register_module("head", torch::nn::Conv3d(torch::nn::Conv3dOptions(ch[0], options.out_channels, 1)));
   torch::nn::init::kaiming_normal_(head->weight, 0.0, torch::kFanIn, torch::kReLU);
@@ -97,7 +97,7 @@ int64_t expected_parameter_count(const ResUNetOptions& o) {
   auto norm = [](int64_t c) { return 2 * c; };
   auto block = [&](int64_t in, int64_t out) {
     int64_t n = conv(in, out, 3) + norm(out) + conv(out, out, 3) + norm(out);
-    if (o.residual) n += conv(in, out, 1) + norm(out);
+    if (o.block == Block::Residual) n += conv(in, out, 1) + norm(out);
     return n;
   };
   const auto& ch = o.channels;

@@ -8,11 +8,14 @@
 
 namespace liverseg {
 
+// Residual blocks are ResTwoLayerConvBlock; plain ones are UnetTwoLayerBlock.
+enum class Block { Residual, Plain };
+
 struct ResUNetOptions {
   int64_t in_channels = 1;
   int64_t out_channels = 1;
   std::vector<int64_t> channels{16, 32, 64, 128, 256};
-  bool residual = true;  // ResTwoLayerConvBlock; false gives UnetTwoLayerBlock
+  Block block = Block::Residual;
   double dropout = 0.0;
 };
 

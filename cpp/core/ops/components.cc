@@ -60,8 +60,10 @@ void join_rows(const Runs& r, std::vector<int64_t>& parent, int64_t row_a, int64
       const int64_t ra = find(parent, ia), rb = find(parent, ib);
       if (ra != rb) parent[static_cast<size_t>(std::max(ra, rb))] = std::min(ra, rb);
     }
-    if (a.end < b.end) ++ia;
-    else ++ib;
+    if (a.end < b.end)
+      ++ia;
+    else
+      ++ib;
   }
 }
 
@@ -99,7 +101,9 @@ std::vector<int64_t> label_components(const uint8_t* mask, int32_t* labels, int6
   std::vector<int64_t> size(r.runs.size(), 0);
   for (size_t i = 0; i < r.runs.size(); ++i) size[static_cast<size_t>(find(parent, static_cast<int64_t>(i)))] += r.runs[i].end - r.runs[i].start;
   std::vector<int64_t> roots;
-  for (size_t i = 0; i < r.runs.size(); ++i) if (parent[i] == static_cast<int64_t>(i)) roots.push_back(static_cast<int64_t>(i));
+  for (size_t i = 0; i < r.runs.size(); ++i) {
+    if (parent[i] == static_cast<int64_t>(i)) roots.push_back(static_cast<int64_t>(i));
+  }
   std::stable_sort(roots.begin(), roots.end(), [&](int64_t a, int64_t b) { return size[static_cast<size_t>(a)] > size[static_cast<size_t>(b)]; });
   std::vector<int32_t> id(r.runs.size(), 0);
   std::vector<int64_t> sizes;

@@ -8,15 +8,13 @@ namespace liverseg {
 
 namespace {
 // Norms of half-precision gradients are kept in float32; double parameters keep double.
-torch::ScalarType moment_dtype(const torch::Tensor& p) {
-  return p.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32;
-}
+torch::ScalarType moment_dtype(const torch::Tensor& p) { return p.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat32; }
 }  // namespace
 
 Optimizer::Optimizer(NamedTensors params, OptimizerOptions options) : params_(std::move(params)), options_(std::move(options)) {
   require(options_.lr >= 0 && std::isfinite(options_.lr), "Invalid argument 'lr': must be a finite number >= 0", "ERR_INVALID_CONFIG");
-  require(options_.beta1 >= 0 && options_.beta1 < 1 && options_.beta2 >= 0 && options_.beta2 < 1,
-          "Invalid argument 'betas': each must be in [0, 1)", "ERR_INVALID_CONFIG");
+  require(options_.beta1 >= 0 && options_.beta1 < 1 && options_.beta2 >= 0 && options_.beta2 < 1, "Invalid argument 'betas': each must be in [0, 1)",
+          "ERR_INVALID_CONFIG");
   require(options_.eps >= 0, "Invalid argument 'eps': must be >= 0", "ERR_INVALID_CONFIG");
   require(options_.weight_decay >= 0, "Invalid argument 'weightDecay': must be >= 0", "ERR_INVALID_CONFIG");
 }
@@ -132,10 +130,20 @@ void Adam::step() {
   }
 }
 
+const char* optimizer_name(OptimizerKind kind) {
+  switch (kind) {
+    case OptimizerKind::Novograd: return "novograd";
+    case OptimizerKind::Adam: return "adam";
+  }
+  return "unknown";
+}
+
 std::unique_ptr<Optimizer> make_optimizer(NamedTensors params, const OptimizerOptions& options) {
-  if (options.name == "novograd") return std::make_unique<Novograd>(std::move(params), options);
-  if (options.name == "adam") return std::make_unique<Adam>(std::move(params), options);
-  throw CoreError("ERR_INVALID_CONFIG", "Invalid argument 'optimizer': expected 'novograd' or 'adam', got '" + options.name + "'");
+  switch (options.kind) {
+    case OptimizerKind::Novograd: return std::make_unique<Novograd>(std::move(params), options);
+    case OptimizerKind::Adam: return std::make_unique<Adam>(std::move(params), options);
+  }
+  throw CoreError("ERR_INVALID_CONFIG", "Invalid argument 'optimizer': unknown optimizer kind");
 }
 
 }  // namespace liverseg

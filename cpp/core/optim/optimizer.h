@@ -13,8 +13,13 @@ namespace liverseg {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
+enum class OptimizerKind { Novograd, Adam };
+
+// "novograd" or "adam": the name the JavaScript API uses.
+const char* optimizer_name(OptimizerKind kind);
+
 struct OptimizerOptions {
-  std::string name = "novograd";  // "novograd" or "adam"
+  OptimizerKind kind = OptimizerKind::Novograd;
   double lr = 1e-3;
   double beta1 = 0.9;
   double beta2 = 0.98;  // MONAI Novograd's default; Adam's usual 0.999 is set by the caller

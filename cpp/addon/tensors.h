@@ -1,13 +1,12 @@
-// Reading JS values into plain C++ structs (on the JS thread, before work starts) and turning
-// results back into JS values (on the JS thread, after it ends).
+// Tensors across the boundary: JS typed arrays read as tensors that view their memory (on the JS
+// thread, before work starts) and tensors handed back as typed arrays over their own memory (on
+// the JS thread, after it ends).
 #pragma once
 #include <napi.h>
 #include <torch/torch.h>
 
-#include <string>
 #include <vector>
 
-#include "core/model.h"
 #include "core/optim/optimizer.h"
 
 namespace liverseg::addon {
@@ -33,10 +32,5 @@ Napi::Object tensor_with_shape(Napi::Env env, const torch::Tensor& tensor);
 Napi::Array named_tensors_to_js(Napi::Env env, const NamedTensors& tensors);
 // Reads [{ name, data, shape }] into tensors that view the JS memory; holders keep them alive.
 NamedTensors read_named_tensors(const Napi::Value& value, std::vector<Napi::Value>& holders);
-
-ModelOptions read_model_options(const Napi::Object& config);
-PredictOptions read_predict_options(const Napi::Object& options);
-
-std::array<int64_t, 3> read_size3(const Napi::Value& value, const char* name);
 
 }  // namespace liverseg::addon
