@@ -48,7 +48,6 @@ const layerRules = LAYERS.map((level, i) => {
                   },
                 ]
               : []),
-            { group: ['../../*', '../../**'], message: 'src/ts never imports from outside src/ts' },
           ],
         },
       ],

@@ -1,8 +1,8 @@
 /**
  * The benchmark's CT file: an int16 .nii.gz (gzip level 1) of a given shape, written once per
- * shape into a cache folder and reused. The voxels are a liverseg phantom (lib/data/phantom) when
- * that module is built, else a simple synthetic body (ellipse of soft tissue, spine, noise) with
- * the same value range, so the file compresses like CT either way.
+ * shape into a cache folder and reused. The voxels are a liverseg phantom (makePhantom, from the
+ * package's public entry point) when the package is built, else a simple synthetic body (ellipse
+ * of soft tissue, spine, noise) with the same value range, so the file compresses like CT either way.
  *
  * The NIfTI-1 writer here is deliberately separate from lib/io: the file is the common input of
  * both sides, so it should not depend on the code under test.
@@ -12,8 +12,6 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 const zlib = require('zlib');
-
-const LIB = path.join(__dirname, '..', 'lib');
 
 function cacheDir() {
   const dir = process.env.LIVERSEG_BENCH_CACHE || path.join(os.tmpdir(), 'liverseg-bench');
@@ -80,7 +78,7 @@ function syntheticCT(shape, seed = 0) {
 function ctFixture(shape, { seed = 0, spacing: wantSpacing = null, log = () => {} } = {}) {
   let makePhantom = null;
   try {
-    makePhantom = require(path.join(LIB, 'data', 'phantom')).makePhantom;
+    makePhantom = require('..').makePhantom;
   } catch {
     makePhantom = null;
   }

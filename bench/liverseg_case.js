@@ -10,8 +10,11 @@
  *   train    ResUNet.trainStep: forward, sigmoid Dice loss, backward, optimizer step;
  *   nifti    loadVolume(--path) and conversion of its voxels to float32 (what the peer does with
  *            nibabel + np.asarray(dtype=float32));
- *   segment  segment() of a 512x512x<slices> phantom (lib/inferers), per-stage times when the
- *            result carries them.
+ *   segment  segment() of a 512x512x<slices> phantom (bench/segment_case.js), per-stage times
+ *            when the result carries them.
+ *
+ * liverseg is used only through its public entry point, require('..') (the package's main), as
+ * an application would.
  *
  * peak_rss_mib is process.resourceUsage().maxRSS (Node, V8 and LibTorch included); base_rss_mib is
  * the resident size just before the first run.
@@ -19,7 +22,8 @@
 'use strict';
 const path = require('path');
 
-const LIB = path.join(__dirname, '..', 'lib');
+/** The package, through its public entry point only. Loading it does not load the addon. */
+const liverseg = require('..');
 
 function parseArgs(argv) {
   const a = {
@@ -114,15 +118,6 @@ function sphereLabel(size, batch) {
   return out;
 }
 
-function tryRequire(rel) {
-  try {
-    return require(path.join(LIB, rel));
-  } catch (e) {
-    if (e && e.code === 'MODULE_NOT_FOUND' && String(e.message).includes(path.join(LIB, rel))) return null;
-    throw e;
-  }
-}
-
 async function main() {
   const a = parseArgs(process.argv.slice(2));
   const result = {
@@ -138,8 +133,8 @@ async function main() {
   if (a.case !== 'nifti') {
     // The nifti case stays off the addon, as the peer's stays off torch: LibTorch alone is about
     // 150 MiB of resident memory that would blur the comparison.
-    const { loadBinding, backend } = require(path.join(LIB, 'native', 'loader'));
-    if (a.threads > 0) loadBinding().setNumThreads(a.threads);
+    const { setNumThreads, backend } = liverseg;
+    if (a.threads > 0) setNumThreads(a.threads);
     const be = backend();
     result.torch = be.torchVersion;
     result.threads = be.threads;
@@ -151,7 +146,7 @@ async function main() {
   let extra = () => ({});
   let cleanup = async () => {};
   if (a.case === 'forward' || a.case === 'train') {
-    const { ResUNet } = require(path.join(LIB, 'nets', 'resunet'));
+    const { ResUNet } = liverseg;
     const precision = a.amp === 'off' ? 'off' : a.amp;
     model = await ResUNet.create({
       channels: a.channels.split(',').map(Number),
@@ -186,9 +181,9 @@ async function main() {
     }
   } else if (a.case === 'nifti') {
     if (!a.path) throw new Error('--case nifti needs --path');
-    const io = tryRequire('io');
-    if (!io || typeof io.loadVolume !== 'function') {
-      result.skipped = 'loadVolume not available (lib/io has no loadVolume yet)';
+    const io = liverseg;
+    if (typeof io.loadVolume !== 'function') {
+      result.skipped = 'loadVolume not available (the package exports no loadVolume)';
       console.log(JSON.stringify(result));
       return;
     }
@@ -204,15 +199,15 @@ async function main() {
     };
     extra = () => ({ load_only_median_s: r4(median(loadTimes.slice(a.warmup))) });
   } else {
-    const segMod = tryRequire(path.join('inferers', 'segment')) || tryRequire('inferers') || tryRequire('index');
-    const phantomMod = tryRequire(path.join('data', 'phantom'));
-    if (!segMod || typeof segMod.segment !== 'function') {
-      result.skipped = 'segment not available (lib/inferers has no segment yet)';
+    const segMod = liverseg;
+    const phantomMod = liverseg;
+    if (typeof segMod.segment !== 'function') {
+      result.skipped = 'segment not available (the package exports no segment)';
       console.log(JSON.stringify(result));
       return;
     }
-    if (!phantomMod || typeof phantomMod.makePhantom !== 'function') {
-      result.skipped = 'makePhantom not available (lib/data/phantom has no makePhantom yet)';
+    if (typeof phantomMod.makePhantom !== 'function') {
+      result.skipped = 'makePhantom not available (the package exports no makePhantom)';
       console.log(JSON.stringify(result));
       return;
     }

@@ -4,7 +4,8 @@
  * loadVolume and converted to float32 with toFloat32. Target: faster than nibabel's 0.92 s for the
  * same job, with peak memory under about 400 MiB above the process's baseline.
  *
- * Build first (`npx tsc -p .`), then: `node bench/nifti-load.js [file.nii.gz] [runs]`.
+ * Build first (`npx tsc -p .`), then: `node bench/nifti-load.js [file.nii.gz] [runs]`. liverseg is
+ * used through its public entry point, require('..'), only.
  * Each run happens in a fresh child process so that peak RSS (VmHWM, Linux) belongs to that run
  * alone; the file is generated once if it does not exist.
  */
@@ -66,7 +67,7 @@ async function generate(file, io) {
 }
 
 async function measure(file, mode) {
-  const io = require('../lib/io');
+  const io = require('..');
   const zlib = require('node:zlib');
   const base = procStatus('VmRSS');
   const t0 = process.hrtime.bigint();
@@ -96,7 +97,7 @@ async function main() {
   const runs = Number(process.argv[3] || 5);
   if (!fs.existsSync(file)) {
     console.log(`generating ${file} ...`);
-    await generate(file, require('../lib/io'));
+    await generate(file, require('..'));
   }
   const size = fs.statSync(file).size;
   console.log(`file: ${file} (${(size / MiB).toFixed(1)} MiB gzipped, ${SHAPE.join('x')} int16 = ${((SHAPE[0] * SHAPE[1] * SHAPE[2] * 2) / MiB).toFixed(0)} MiB raw)`);

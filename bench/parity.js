@@ -14,8 +14,6 @@ const os = require('os');
 const path = require('path');
 const { spawnSync } = require('child_process');
 
-const LIB = path.join(__dirname, '..', 'lib');
-
 async function main() {
   const args = process.argv.slice(2);
   const opt = (name, dflt) => {
@@ -25,7 +23,7 @@ async function main() {
   const size = Number(opt('size', '32'));
   const python = opt('python', '/usr/bin/python3');
   const steps = Number(opt('steps', '2'));
-  const { ResUNet } = require(path.join(LIB, 'nets', 'resunet'));
+  const { ResUNet } = require('..');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liverseg-parity-'));
   try {
     const net = await ResUNet.create({ device: 'cpu', seed: 7, optimizer: { name: 'novograd', lr: 1e-2 } });

@@ -10,13 +10,13 @@
  * label resized to 128³ — what a good coarse model returns — before segment() takes the largest
  * component and the ROI from it. Everything else (file read, orientation, resize, both networks,
  * window blending, components, paste-back, file write) is the real code path at the real size.
+ * liverseg is used only through its public entry point, require('..').
  */
 'use strict';
 const os = require('os');
 const fs = require('fs');
 const path = require('path');
 
-const LIB = path.join(__dirname, '..', 'lib');
 const SPACING = [0.7, 0.7, 2.5];
 const MARGIN = 30;
 const OVERLAP = 0.25;
@@ -32,16 +32,9 @@ function windowsAlong(n, roi, overlap) {
  * with { shape, stages } (seconds per stage).
  */
 async function prepare(segmentFn, makePhantom, a) {
-  const { ResUNet } = require(path.join(LIB, 'nets', 'resunet'));
-  const { toCanonical } = require(path.join(LIB, 'io', 'orientation'));
-  const { saveVolume } = require(path.join(LIB, 'io'));
-  const { resizeNative } = require(path.join(LIB, 'inferers', 'native-ops'));
-  let intensity = { aMin: -300, aMax: 300, bMin: 0, bMax: 1, clip: true };
-  try {
-    intensity = require(path.join(LIB, 'io', 'bundle')).DEFAULT_INTENSITY || intensity;
-  } catch {
-    /* keep the report's window */
-  }
+  const { ResUNet, toCanonical, saveVolume, resize, DEFAULT_INTENSITY } = require('..');
+  // The report's window, unless the package defines its default.
+  const intensity = DEFAULT_INTENSITY || { aMin: -300, aMax: 300, bMin: 0, bMax: 1, clip: true };
   const { ctFixture } = require('./fixture');
   const w = a.window;
   const COARSE_SIZE = [w, w, w];
@@ -56,7 +49,8 @@ async function prepare(segmentFn, makePhantom, a) {
   const coarseNet = await ResUNet.create({ channels, block: a.block, device: a.device, seed: 1 });
   const fineNet = await ResUNet.create({ channels, block: a.block, device: a.device, seed: 2 });
   const canonLabel = toCanonical(ph.label).volume;
-  const small = await resizeNative(canonLabel.data, canonLabel.shape, COARSE_SIZE, 'nearest');
+  // Nearest neighbour (source index floor(dst * in / out)), as the coarse stage's resize of a mask.
+  const small = resize(canonLabel, { size: COARSE_SIZE, mode: 'nearest' }).data;
   const oracle = new Uint8Array(small.length);
   for (let i = 0; i < small.length; i++) oracle[i] = small[i] ? 1 : 0;
   const coarseProxy = {

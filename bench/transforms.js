@@ -13,15 +13,32 @@
  *   coarse aug     the same random tail without the crop on a cached 128^3 sample
  *   loader         DataLoader epoch throughput, inline and with worker threads
  *
- * Prints one JSON line per measurement and a small table at the end.
+ * Prints one JSON line per measurement and a small table at the end. liverseg is used through its
+ * public entry point, require('..'), only.
  */
 'use strict';
-const path = require('node:path');
+const liverseg = require('..');
+const { makePhantom, CacheDataset, DataLoader, Rng } = liverseg;
+const T = liverseg;
 
-const LIB = path.resolve(__dirname, '..', 'lib');
-const { makePhantom, CacheDataset, DataLoader, collate } = require(path.join(LIB, 'data'));
-const T = require(path.join(LIB, 'transforms'));
-const { Rng } = require(path.join(LIB, 'util', 'rng'));
+/**
+ * What the DataLoader's collation does to a batch's samples (the package does not export it): the
+ * images into one float32 buffer, the labels into one uint8 buffer (float32 when any label is
+ * floating point), sample after sample, and each sample's geometry copied.
+ */
+function collate(samples) {
+  const [ni, nj, nk] = samples[0].image.shape;
+  const per = ni * nj * nk;
+  const image = new Float32Array(samples.length * per);
+  const floatLabel = samples.some((s) => s.label && (s.label.data instanceof Float32Array || s.label.data instanceof Float64Array));
+  const label = samples[0].label ? new (floatLabel ? Float32Array : Uint8Array)(samples.length * per) : undefined;
+  const items = samples.map((s, i) => {
+    image.set(s.image.data, i * per);
+    if (label) label.set(s.label.data, i * per);
+    return { spacing: [...s.image.spacing], affine: s.image.affine.map((r) => [...r]) };
+  });
+  return { image, label, shape: [samples.length, ni, nj, nk], items };
+}
 
 function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);
@@ -122,7 +139,7 @@ async function main() {
   let seed = 1;
   report(
     'one-stage tail per volume (4 crops of 128^3) + collate',
-    await timeAsync(async () => collate(await oneStage.getSamples(0, new Rng(seed++)), [0, 0, 0, 0]), RUNS * 2),
+    await timeAsync(async () => collate(await oneStage.getSamples(0, new Rng(seed++))), RUNS * 2),
   );
 
   // Coarse model: whole volume resized to 128^3 and cached; flips/affine/intensity per sample.
@@ -133,7 +150,7 @@ async function main() {
     ...randomTail(false),
   ]);
   await coarse.init();
-  report('coarse tail per volume (128^3) + collate', await timeAsync(async () => collate(await coarse.getSamples(0, new Rng(seed++)), [0]), RUNS * 2));
+  report('coarse tail per volume (128^3) + collate', await timeAsync(async () => collate(await coarse.getSamples(0, new Rng(seed++))), RUNS * 2));
 
   // Loader throughput: 4 cached copies of the one-stage head, one epoch per timing.
   const cases = Array.from({ length: 4 }, (_, n) => ({ name: `p${n}`, image: p.image, label: p.label }));

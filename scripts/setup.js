@@ -96,6 +96,9 @@ if (!fs.existsSync(path.join(root, lockStamp)) || mtime('package-lock.json') > m
 // 3. TypeScript
 const tsStamp = path.join('lib', '.build-stamp');
 if (newestMtime(['src/ts', 'tsconfig.json']) > mtime(tsStamp)) {
+  // From an empty lib/: tsc never deletes the output of a source that moved or was removed, and a
+  // stale lib/x.js would be packed and could shadow lib/x/index.js.
+  fs.rmSync(path.join(root, 'lib'), { recursive: true, force: true });
   run('npx tsc -p .');
   fs.writeFileSync(path.join(root, tsStamp), new Date().toISOString() + '\n');
 }

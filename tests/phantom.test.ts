@@ -1,11 +1,18 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadMsdDataset, makePhantom, phantomCaseSeed, writePhantomDataset } from '../src/ts/data';
+import { loadMsdDataset, makePhantom, writePhantomDataset } from '../src/ts/data';
+import { phantomCaseSeed } from '../src/ts/data/phantom-dataset';
 import type { Phantom } from '../src/ts/data';
 import { main as phantomsCli } from '../src/ts/cli/phantoms';
-import { axcodes, loadVolume } from '../src/ts/io';
+import { loadVolume } from '../src/ts/io';
+import { axcodes } from '../src/ts/geometry';
 import type { Volume } from '../src/ts/volume';
+import { resolveOptions } from '../src/ts/data/phantom/options';
+import { makeAnatomy, liverContains } from '../src/ts/data/phantom/anatomy';
+import { rasterize } from '../src/ts/data/phantom/raster';
+import { formImage, phantomVolumes, scanGeometry, volumeSource } from '../src/ts/data/phantom/imaging';
+import { Rng } from '../src/ts/util/rng';
 
 function worldOf(v: Volume, n: number): [number, number, number] {
   const [ni, nj] = v.shape;
@@ -227,5 +234,91 @@ describe('writePhantomDataset and the CLI', () => {
       out.mockRestore();
       err.mockRestore();
     }
+  });
+});
+
+describe('phantom stages', () => {
+  const stages = (seed: number, extra: Record<string, unknown> = {}) => {
+    const { options, geo, noise } = resolveOptions({ shape: [40, 36, 24], seed, fovShift: [0, 0, 0], ...extra });
+    const anatomy = makeAnatomy(options, geo);
+    const { grid, affine } = scanGeometry(options.shape, options.spacing, anatomy.placement);
+    return { options, noise, anatomy, grid, affine };
+  };
+
+  test('resolveOptions checks the options and decides every default from the seed', () => {
+    const a = resolveOptions({ shape: [8, 8, 4], seed: 2 }).options;
+    expect(resolveOptions({ shape: [8, 8, 4], seed: 2 }).options).toEqual(a);
+    expect(a.fovShift).toBeNull();
+    expect(a.tumours).toBeGreaterThanOrEqual(0);
+    expect(a.tumours).toBeLessThanOrEqual(3);
+    const b = resolveOptions({ shape: [8, 8, 4], spacing: [1, 2, 3], contrast: false, tumours: 1, noiseSigma: 0, blurSigmaMm: 0, fovShift: [1, 2, 3] }).options;
+    expect(b).toEqual({ shape: [8, 8, 4], spacing: [1, 2, 3], seed: 0, contrast: false, tumours: 1, noiseSigma: 0, blurSigmaMm: 0, fovShift: [1, 2, 3] });
+    expect(() => resolveOptions({ shape: [8, 8] })).toThrow(/shape/);
+    expect(() => resolveOptions({ shape: [8, 8, 4], tumours: 4 })).toThrow(/tumours/);
+  });
+
+  test('the anatomy is a plain, JSON-serialisable value, deterministic per seed', () => {
+    const { anatomy } = stages(3);
+    expect(JSON.parse(JSON.stringify(anatomy))).toStrictEqual(anatomy);
+    expect(stages(3).anatomy).toStrictEqual(anatomy);
+    expect(stages(4).anatomy).not.toEqual(anatomy);
+    // The noise level (when given) is drawn from another stream: the anatomy stays the same.
+    expect(stages(3, { noiseSigma: 5 }).anatomy).toStrictEqual(stages(3, { noiseSigma: 30 }).anatomy);
+    expect(anatomy.liver.parts[0].c[0]).toBeGreaterThan(anatomy.spleen.parts[0].c[0]);
+  });
+
+  test('the raster puts the liver label where the anatomy says', () => {
+    const { anatomy, grid } = stages(5, { tumours: 2 });
+    const { hu, label } = rasterize(anatomy, grid);
+    const [ni, nj, nk] = grid.shape;
+    let count = 0;
+    let mismatches = 0;
+    for (let k = 0, n = 0; k < nk; k++) for (let j = 0; j < nj; j++) for (let i = 0; i < ni; i++, n++) {
+      const x = grid.origin[0] - grid.spacing[0] * i;
+      const y = grid.origin[1] - grid.spacing[1] * j;
+      const z = grid.origin[2] + grid.spacing[2] * k;
+      if (label[n] > 0) count++;
+      if (liverContains(anatomy, x, y, z) !== label[n] > 0) mismatches++;
+      if (label[n] === 1) expect(hu[n]).toBe(Math.fround(anatomy.hu.liver));
+    }
+    expect(count).toBeGreaterThan(500);
+    // Same shapes, differently ordered arithmetic: at most a few boundary voxels may differ.
+    expect(mismatches).toBeLessThanOrEqual(Math.ceil(count * 0.002));
+    expect(new Set(label)).toEqual(new Set([0, 1, 2]));
+    // A round trip through JSON rasterises to the same voxels.
+    const again = rasterize(JSON.parse(JSON.stringify(anatomy)), grid);
+    expect(Buffer.from(again.label).equals(Buffer.from(label))).toBe(true);
+    expect(Buffer.from(again.hu.buffer).equals(Buffer.from(hu.buffer))).toBe(true);
+  });
+
+  test('imaging without noise or blur leaves the HU unchanged (rounded, clipped to int16 CT range)', () => {
+    const shape: [number, number, number] = [5, 4, 3];
+    const hu = Float32Array.from({ length: 60 }, (_, n) => (n === 0 ? -2000 : n === 1 ? 5000 : (n * 37) % 200 - 100 + 0.25));
+    const image = formImage(volumeSource(hu, shape), shape, [1, 1, 1], { noiseSigma: 0, blurSigmaMm: 0 }, new Rng(1));
+    expect(Array.from(image)).toEqual(Array.from(hu, (v) => Math.min(3071, Math.max(-1024, Math.floor(v + 0.5)))));
+    // Blur keeps a uniform image uniform; noise has the requested spread.
+    const flat = new Float32Array(32 * 32 * 8).fill(40);
+    const blurred = formImage(volumeSource(flat, [32, 32, 8]), [32, 32, 8], [1, 1, 2], { noiseSigma: 0, blurSigmaMm: 1 }, new Rng(1));
+    expect(blurred.every((v) => v === 40)).toBe(true);
+    const noisy = formImage(volumeSource(flat, [32, 32, 8]), [32, 32, 8], [1, 1, 2], { noiseSigma: 10, blurSigmaMm: 0 }, new Rng(1));
+    const mean = noisy.reduce((s, v) => s + v, 0) / noisy.length;
+    const sd = Math.sqrt(noisy.reduce((s, v) => s + (v - mean) ** 2, 0) / noisy.length);
+    expect(Math.abs(mean - 40)).toBeLessThan(0.5);
+    expect(Math.abs(sd - 10)).toBeLessThan(0.5);
+  });
+
+  test('the stages composed by hand give makePhantom, bit for bit', () => {
+    const { options, noise, anatomy, grid, affine } = stages(6);
+    const { hu, label } = rasterize(anatomy, grid);
+    const image = formImage(volumeSource(hu, options.shape), options.shape, options.spacing, options, noise);
+    const vols = phantomVolumes(image, label, options.shape, options.spacing, affine, options.seed);
+    const p = makePhantom({ shape: [40, 36, 24], seed: 6, fovShift: [0, 0, 0] });
+    expect(Buffer.from(vols.image.data.buffer).equals(Buffer.from(p.image.data.buffer))).toBe(true);
+    expect(Buffer.from(vols.label.data.buffer).equals(Buffer.from(p.label.data.buffer))).toBe(true);
+    expect(vols.image.affine).toEqual(p.image.affine);
+    expect(vols.image.header).toEqual(p.image.header);
+    // Voxel (0, 0, 0) is the grid origin, moved by the table.
+    const t = anatomy.placement.table;
+    [0, 1, 2].forEach((d) => expect(affine[d][3]).toBeCloseTo(grid.origin[d] + t[d], 9));
   });
 });

@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'ERR_BUNDLE',
   'ERR_MODEL_MISMATCH',
   'ERR_SAFETENSORS',
+  // service (liverseg-serve, liverseg-worker)
+  'ERR_JOB_TIMEOUT',
 ] as const;
 
 export type LiversegErrorCode = (typeof ERROR_CODES)[number];

@@ -75,8 +75,13 @@ export function assertVolume(v: unknown, name = 'volume'): asserts v is Volume {
   if (v === null || typeof v !== 'object') throw invalidArg(name, `expected a Volume object, got ${describeValue(v)}`);
   const vol = v as Partial<Volume>;
   assertShape(vol.shape, `${name}.shape`);
-  if (!ArrayBuffer.isView(vol.data) || vol.data instanceof DataView) {
-    throw invalidArg(`${name}.data`, `expected a typed array, got ${describeValue(vol.data)}`);
+  const kind = ArrayBuffer.isView(vol.data) ? Object.prototype.toString.call(vol.data).slice(8, -1) : '';
+  if (!VOXEL_ARRAY_TYPES.includes(kind)) {
+    throw invalidArg(
+      `${name}.data`,
+      `expected one of ${VOXEL_ARRAY_TYPES.join(', ')}, got ${kind ? kind : describeValue(vol.data)}` +
+        (kind.startsWith('Big') ? ' (64-bit integer voxels have no NIfTI or tensor type here: convert them to Int32Array or Float64Array)' : ''),
+    );
   }
   const n = voxelCount(vol.shape);
   if ((vol.data as VoxelArray).length !== n) {
@@ -96,6 +101,30 @@ export function assertVolume(v: unknown, name = 'volume'): asserts v is Volume {
   ) {
     throw invalidArg(`${name}.affine`, 'expected a 4x4 array of finite numbers');
   }
+  if (vol.header !== undefined) assertNiftiGeometry(vol.header, `${name}.header`);
+}
+
+/** The element types a Volume's data may have, by constructor name. */
+export const VOXEL_ARRAY_TYPES: readonly string[] = ['Uint8Array', 'Int8Array', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array'];
+
+const GEOMETRY_NUMBERS = ['qformCode', 'sformCode', 'quaternB', 'quaternC', 'quaternD', 'qoffsetX', 'qoffsetY', 'qoffsetZ', 'xyztUnits', 'datatype', 'sclSlope', 'sclInter'] as const;
+const GEOMETRY_ROWS = ['srowX', 'srowY', 'srowZ'] as const;
+
+/** Checks a header has every NiftiGeometry field with its type, naming the first that is wrong. */
+export function assertNiftiGeometry(h: unknown, name = 'header'): asserts h is NiftiGeometry {
+  if (h === null || typeof h !== 'object' || Array.isArray(h)) throw invalidArg(name, `expected a NIfTI geometry object (or no header), got ${describeValue(h)}`);
+  const g = h as Record<string, unknown>;
+  if (g.version !== 1 && g.version !== 2) throw invalidArg(`${name}.version`, `expected 1 or 2, got ${describeValue(g.version)}`);
+  for (const k of ['dims', 'pixdim'] as const) {
+    const v = g[k];
+    if (!Array.isArray(v) || v.length !== 8 || !v.every((x) => typeof x === 'number')) throw invalidArg(`${name}.${k}`, `expected 8 numbers, got ${describeValue(v)}`);
+  }
+  for (const k of GEOMETRY_NUMBERS) if (typeof g[k] !== 'number') throw invalidArg(`${name}.${k}`, `expected a number, got ${describeValue(g[k])}`);
+  for (const k of GEOMETRY_ROWS) {
+    const v = g[k];
+    if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => typeof x === 'number')) throw invalidArg(`${name}.${k}`, `expected 4 numbers, got ${describeValue(v)}`);
+  }
+  if (typeof g.description !== 'string') throw invalidArg(`${name}.description`, `expected a string, got ${describeValue(g.description)}`);
 }
 
 export function assertShape(shape: unknown, name = 'shape'): asserts shape is Vec3 {

@@ -6,7 +6,7 @@
  */
 import * as nodePath from 'path';
 import { fileError } from '../errors';
-import { readVerified, removeReplaced, writeContentAddressed, writeJsonAtomic } from '../io/atomic-write';
+import { ContentAddressedFile, readVerified, removeReplaced, writeContentAddressed, writeJsonAtomic } from '../io/atomic-write';
 import type { NamedTensor } from '../nets/resunet';
 import { fileInside, readJsonObject } from './format';
 import { previousField } from './model-bundle';
@@ -39,8 +39,18 @@ export async function saveCheckpoint(jsonPath: string, weights: NamedTensor[], o
   const dir = nodePath.dirname(jsonPath);
   const stem = nodePath.basename(jsonPath, '.json');
   const previous = await previousField(jsonPath, 'weights', 'optimizer');
-  const w = await writeContentAddressed(dir, `${stem}.weights`, '.safetensors', encodeNamedTensors(weights));
-  const o = await writeContentAddressed(dir, `${stem}.optim`, '.safetensors', encodeNamedTensors(optimizer));
+  const written: string[] = [];
+  let w: ContentAddressedFile, o: ContentAddressedFile;
+  try {
+    w = await writeContentAddressed(dir, `${stem}.weights`, '.safetensors', encodeNamedTensors(weights));
+    written.push(w.name);
+    o = await writeContentAddressed(dir, `${stem}.optim`, '.safetensors', encodeNamedTensors(optimizer));
+    written.push(o.name);
+  } catch (e) {
+    // A full disk half-way: the weights file the JSON does not name yet would only take space.
+    await removeReplaced(dir, written, previous.filter((p): p is string => p !== undefined));
+    throw e;
+  }
   const file: CheckpointFile = {
     format: CHECKPOINT_FORMAT,
     formatVersion: 1,

@@ -6,10 +6,11 @@
  * Every path a bundle or pipeline names is resolved inside its own folder: a model file is
  * untrusted input and never points a read elsewhere.
  */
-import { promises as fsp } from 'fs';
+import { readRegularFile } from '../io/regular-file';
 import * as nodePath from 'path';
 import { fileError } from '../errors';
-import { DEFAULT_INTENSITY, IntensityWindowConfig, ResolvedArchitecture, resolveArchitecture } from '../nets/config';
+import * as os from 'os';
+import { DEFAULT_INTENSITY, estimateForwardBytes, formatBytes, IntensityWindowConfig, parameterCount, ResolvedArchitecture, resolveArchitecture } from '../nets/config';
 import type { Vec3 } from '../volume';
 
 export { DEFAULT_INTENSITY };
@@ -61,13 +62,7 @@ export interface PipelineBundle {
 
 /** Reads a JSON object; a missing file, unreadable file or non-object JSON each gets its code. */
 export async function readJsonObject(path: string, what: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await fsp.readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw fileError(code === 'ENOENT' ? 'ERR_FILE_NOT_FOUND' : 'ERR_IO', path, `cannot read the ${what}: ${(e as Error).message}`, e);
-  }
+  const text = (await readRegularFile(path, what)).toString('utf8');
   try {
     const v = JSON.parse(text) as unknown;
     if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
@@ -111,6 +106,13 @@ export function validateModelBundle(b: Record<string, unknown>, jsonPath: string
   const w = b.intensity as Partial<IntensityWindowConfig> | undefined;
   if (!w || ![w.aMin, w.aMax, w.bMin, w.bMax].every((x) => typeof x === 'number' && Number.isFinite(x)) || w.aMax === w.aMin || typeof w.clip !== 'boolean') {
     throw bad('intensity must be { aMin, aMax, bMin, bMax, clip } with finite numbers, aMin != aMax and a boolean clip');
+  }
+  // A bundle is untrusted: refuse one whose network could never fit this machine before anything is allocated.
+  const need = estimateForwardBytes(config, b.inputSize);
+  if (need > os.totalmem()) {
+    throw bad(
+      `asks for a network (${parameterCount(config)} parameters, input ${b.inputSize.join('x')}) that needs about ${formatBytes(need)}, more than this machine's ${formatBytes(os.totalmem())} of memory`,
+    );
   }
   return { ...(b as unknown as ModelBundle), config };
 }

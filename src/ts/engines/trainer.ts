@@ -7,10 +7,11 @@
 import { promises as fsp } from 'fs';
 import * as nodePath from 'path';
 import { writePipeline } from '../bundle/pipeline-file';
-import { LiversegError } from '../errors';
+import { describeValue, invalidArg, LiversegError } from '../errors';
+import { resolveModelOptions } from '../nets/config';
 import type { EpochMetrics } from './chart';
 import { resolveTrainConfig, TrainConfig } from './config';
-import { StageKind, stagePlan } from './plan';
+import { StageKind, stageModelOptions, stagePlan } from './plan';
 import { prepareDatasets } from './prepare';
 import { createProgress, ProgressReporter } from './progress';
 import { runStage } from './stage-loop';
@@ -55,6 +56,26 @@ export interface TrainResult {
   config: TrainConfig;
 }
 
+/** Creates the output folder, or says in our words why it cannot be (a file in the way, no permission, a read-only disk). */
+async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'it, or a folder above it, is a file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'EROFS'
+            ? 'the file system is read-only'
+            : code === 'ENOSPC'
+              ? 'the disk is full'
+              : ((e as Error).message ?? String(e));
+    throw new LiversegError(code === 'ENOSPC' || code === 'EROFS' ? 'ERR_IO' : 'ERR_INVALID_CONFIG', `Invalid config field 'output': cannot create ${dir}: ${why}`, { path: dir, cause: e });
+  }
+}
+
 async function preparedKind(dir: string): Promise<string | undefined> {
   try {
     const j = JSON.parse(await fsp.readFile(nodePath.join(dir, 'dataset.json'), 'utf8')) as { liverseg?: { kind?: string } };
@@ -96,7 +117,11 @@ export async function train(config: Partial<TrainConfig>, options: TrainOptions 
   } catch {
     throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'data': ${c.data} has no dataset.json`);
   }
-  await fsp.mkdir(c.output, { recursive: true });
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArg('options.signal', `expected an AbortSignal, got ${describeValue(options.signal)}`);
+  if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw invalidArg('options.onEpoch', `expected a function, got ${describeValue(options.onEpoch)}`);
+  // Everything that can be checked without training is checked before the output folder exists.
+  resolveModelOptions(stageModelOptions(c));
+  await makeOutputDir(c.output);
   const stages: StageResult[] = [];
   const plan = (kind: StageKind, dataDir: string, epochs: number) => stagePlan(c, kind, dataDir, epochs);
   const finish = (pipeline?: string): TrainResult => ({ stages, pipeline, interrupted: stages.some((s) => s.interrupted), config: c });

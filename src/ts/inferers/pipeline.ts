@@ -3,7 +3,8 @@
  * `segment()` that names the same file and device reuses it.
  */
 import * as nodePath from 'path';
-import { LiversegError } from '../errors';
+import { describeValue, invalidArg, LiversegError } from '../errors';
+import { ResUNet } from '../nets/resunet';
 import { bundleKind } from '../bundle/format';
 import { readPipeline } from '../bundle/pipeline-file';
 import { LoadedModel, loadModel } from '../bundle/load-model';
@@ -20,6 +21,24 @@ export interface LoadedPipeline {
 }
 
 const cache = new Map<string, Promise<LoadedPipeline>>();
+
+function assertLoadedModel(m: unknown, name: string): void {
+  const lm = m as Partial<LoadedModel> | null;
+  if (lm === null || typeof lm !== 'object' || !(lm.net instanceof ResUNet) || lm.bundle === null || typeof lm.bundle !== 'object') {
+    throw invalidArg(name, `expected a model loaded with loadModel() ({ net, bundle, path }), got ${describeValue(m)}`);
+  }
+}
+
+/** Checks a value is a pipeline loadPipeline() made (or one put together the same way), naming what is wrong. */
+export function assertLoadedPipeline(p: unknown, name = 'pipeline'): asserts p is LoadedPipeline {
+  const lp = p as Partial<LoadedPipeline> | null;
+  const hint = 'expected a pipeline or model bundle path, or a pipeline loaded with loadPipeline()';
+  if (lp === null || typeof lp !== 'object') throw invalidArg(name, `${hint}, got ${describeValue(p)}`);
+  if (lp.kind !== 'two-stage' && lp.kind !== 'single') throw invalidArg(`${name}.kind`, `expected 'two-stage' or 'single', got ${describeValue(lp.kind)}`);
+  assertLoadedModel(lp.fine, `${name}.fine`);
+  if (lp.kind === 'two-stage') assertLoadedModel(lp.coarse, `${name}.coarse`);
+  if (!Number.isInteger(lp.margin) || (lp.margin as number) < 0) throw invalidArg(`${name}.margin`, `expected an integer >= 0 (voxels), got ${describeValue(lp.margin)}`);
+}
 
 /**
  * Loads a pipeline JSON (coarse + fine) or a single model bundle (`stage: 'single'` or `'fine'`)

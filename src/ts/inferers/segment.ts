@@ -15,10 +15,14 @@ import { fromCanonical, toCanonical } from '../geometry/orientation';
 import { boundingBox, Box, mapBoxToFull } from '../geometry/boxes';
 import { pasteBack } from '../transforms/crop-foreground';
 import { cropData } from '../transforms/ops';
-import { assertVolume, Vec3, Volume, VoxelArray, withData } from '../volume';
+import { assertVolume, Vec3, Volume, withData } from '../volume';
+import { assertFiniteVoxels } from '../io/voxels';
+import { toNativeArray } from '../native/dtypes';
+import { SLIDING_WINDOW_DEFAULTS } from '../nets/config';
+import { checkWindowCount } from '../nets/sliding-window-plan';
 import { throwIfAborted } from '../errors';
 import { largestComponent, resizeNative } from '../native/ops';
-import { LoadedPipeline, loadPipeline } from './pipeline';
+import { assertLoadedPipeline, LoadedPipeline, loadPipeline } from './pipeline';
 
 export interface SegmentOptions {
   /** A pipeline or model bundle JSON path, or a pipeline loaded with `loadPipeline`. */
@@ -56,11 +60,11 @@ export interface Mask extends Volume<Uint8Array> {
   timings: StageTimings;
 }
 
+const BOOLEAN_OPTIONS = ['mirror', 'keepLargestComponent'] as const;
+
 function checkOptions(o: SegmentOptions): void {
   if (o === null || typeof o !== 'object') throw invalidArg('options', `expected an object, got ${describeValue(o)}`);
-  if (typeof o.model !== 'string' && (o.model === null || typeof o.model !== 'object' || !('fine' in o.model))) {
-    throw invalidArg('options.model', 'expected a pipeline or model bundle path, or a loaded pipeline');
-  }
+  if (typeof o.model !== 'string') assertLoadedPipeline(o.model, 'options.model');
   if (o.overlap !== undefined && !(typeof o.overlap === 'number' && o.overlap >= 0 && o.overlap < 1)) {
     throw invalidArg('options.overlap', `expected a number in [0, 1), got ${describeValue(o.overlap)}`);
   }
@@ -70,14 +74,11 @@ function checkOptions(o: SegmentOptions): void {
   if (o.blend !== undefined && o.blend !== 'gaussian' && o.blend !== 'constant') {
     throw invalidArg('options.blend', `expected 'gaussian' or 'constant', got ${describeValue(o.blend)}`);
   }
-}
-
-const NATIVE_TYPES = ['Uint8Array', 'Int8Array', 'Int16Array', 'Int32Array', 'Float32Array', 'Float64Array'];
-
-/** The addon reads these types directly; others (uint16, uint32) become float32. */
-function nativeData(data: VoxelArray): Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array {
-  if (NATIVE_TYPES.includes(data.constructor.name)) return data as Uint8Array;
-  return Float32Array.from(data as ArrayLike<number>);
+  for (const k of BOOLEAN_OPTIONS) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw invalidArg(`options.${k}`, `expected true or false, got ${describeValue(o[k])}`);
+  }
+  if (o.device !== undefined && typeof o.device !== 'string') throw invalidArg('options.device', `expected 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(o.device)}`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArg('options.signal', `expected an AbortSignal, got ${describeValue(o.signal)}`);
 }
 
 /**
@@ -98,12 +99,13 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   if (volume.shape.some((s) => s < 2)) {
     throw invalidArg('volume.shape', `${describeValue(volume.shape)} is not a 3D volume (a 2D image or a single slice cannot be segmented)`, 'ERR_SHAPE_MISMATCH');
   }
+  await assertFiniteVoxels(volume.data, 'volume.data');
   const pipeline = typeof options.model === 'string' ? await loadPipeline(options.model, { device: options.device }) : options.model;
   const tLoad = performance.now();
   throwIfAborted(signal, 'segment()');
 
   const { volume: canon, transform } = toCanonical(volume);
-  const data = nativeData(canon.data);
+  const data = toNativeArray(canon.data);
   const shape = canon.shape as Vec3;
   const onGpu = pipeline.fine.net.device.startsWith('cuda');
   const windowsPerBatch = options.windowsPerBatch ?? (onGpu ? 4 : 1);
@@ -131,15 +133,17 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
     const fine = pipeline.fine;
     const size = [0, 1, 2].map((a) => roi!.end[a] - roi!.start[a]) as Vec3;
     const whole = size.every((s, a) => s === shape[a]);
+    const overlap = options.overlap ?? SLIDING_WINDOW_DEFAULTS.overlap;
+    checkWindowCount(size, fine.bundle.inputSize, overlap, 'options.overlap');
     const crop = whole ? data : cropData(data, shape, roi.start, size);
     const pred = await fine.net.predictVolume(
       { data: crop, shape: size },
       {
         roi: fine.bundle.inputSize as Vec3,
-        overlap: options.overlap ?? 0.25,
-        blend: options.blend ?? 'gaussian',
+        overlap,
+        blend: options.blend ?? SLIDING_WINDOW_DEFAULTS.blend,
         batchSize: windowsPerBatch,
-        mirror: options.mirror ?? false,
+        mirror: options.mirror ?? SLIDING_WINDOW_DEFAULTS.mirror,
         intensity: fine.bundle.intensity,
         output: 'mask',
         signal,

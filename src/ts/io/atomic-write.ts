@@ -9,10 +9,50 @@ import { promises as fsp } from 'node:fs';
 import * as nodePath from 'node:path';
 import { fileError, LiversegError } from '../errors';
 import type { LiversegErrorCode } from '../errors';
+import { readRegularFile } from './regular-file';
 
 export interface AtomicWriteOptions {
   /** fsync the data before the rename, so a crash cannot leave an empty file behind. Default true. */
   fsync?: boolean;
+}
+
+/** The temporary name of a write to `base` by process `pid`: `.<base>.<pid>.<12 hex>.tmp`. */
+function tempName(base: string, pid: number): string {
+  return `.${base}.${pid}.${randomBytes(6).toString('hex')}.tmp`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary files that earlier writes of `base` in `dir` left behind because their
+ * process was killed mid-write (the name records the writer's pid; a live writer's file is left).
+ */
+export async function removeStaleTemps(dir: string, base: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return 0;
+  }
+  const prefix = `.${base}.`;
+  let removed = 0;
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const m = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    await fsp.unlink(nodePath.join(dir, name)).then(
+      () => removed++,
+      () => undefined,
+    );
+  }
+  return removed;
 }
 
 /** Calls `write` with an open handle on a temporary file, then moves it into place at `path`. */
@@ -22,7 +62,9 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const base = nodePath.basename(path);
+  await removeStaleTemps(dir, base);
+  const tmp = nodePath.join(dir, tempName(base, process.pid));
   let fh: fsp.FileHandle | undefined;
   try {
     fh = await fsp.open(tmp, 'wx');
@@ -36,7 +78,7 @@ export async function writeFileAtomic(
     await fsp.unlink(tmp).catch(() => undefined);
     if (e instanceof LiversegError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? `directory ${dir} does not exist` : (e as Error)?.message ?? String(e);
+    const why = code === 'ENOENT' ? `directory ${dir} does not exist` : code === 'ENOSPC' ? 'the disk is full' : ((e as Error)?.message ?? String(e));
     throw fileError('ERR_IO', path, `write failed: ${why}`, e);
   }
 }
@@ -91,9 +133,9 @@ export async function writeContentAddressed(dir: string, stem: string, ext: stri
 export async function readVerified(path: string, expectedSha256: string | undefined, owner: string, code: LiversegErrorCode = 'ERR_BUNDLE'): Promise<Buffer> {
   let bytes: Buffer;
   try {
-    bytes = await fsp.readFile(path);
+    bytes = await readRegularFile(path);
   } catch (e) {
-    throw fileError(code, owner, `the file it names, ${path}, cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`, e);
+    throw fileError(code, owner, `the file it names cannot be read: ${(e as Error).message}`, e);
   }
   if (expectedSha256 && sha256(bytes) !== expectedSha256) {
     throw fileError(code, path, `the file is corrupt (its SHA-256 does not match the one recorded in ${owner})`);

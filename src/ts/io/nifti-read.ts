@@ -17,6 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { fileError, LiversegError } from '../errors';
 import type { Volume, VoxelArray } from '../volume';
+import { openRegularFile } from './regular-file';
 import { NIFTI2_HEADER_SIZE, ParsedNiftiHeader, parseNiftiHeader, sniffNifti } from './nifti-header';
 
 export interface LoadVolumeOptions {
@@ -277,22 +278,11 @@ export async function loadVolume(path: string, options: LoadVolumeOptions = {}):
     throw new LiversegError('ERR_INVALID_ARG', `Invalid argument 'path': expected a non-empty string`);
   }
   const maxVoxels = checkMaxVoxels(options.maxVoxels);
-  let fh: fsp.FileHandle;
-  try {
-    fh = await fsp.open(path, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw fileError('ERR_FILE_NOT_FOUND', path, 'no such file', e);
-    throw fileError('ERR_IO', path, `cannot open: ${(e as Error).message}`, e);
-  }
+  const { fh, size } = await openRegularFile(path, 'NIfTI file');
   let handedOff = false;
   try {
-    let size: number;
     let first: Buffer;
     try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw fileError('ERR_IO', path, 'is a directory, not a NIfTI file');
-      size = st.size;
       first = Buffer.alloc(Math.min(size, NIFTI2_HEADER_SIZE));
       await readFully(fh, first, 0);
     } catch (e) {

@@ -5,8 +5,8 @@
  * may hold `__metadata__`, a string-to-string map. Loading runs no code, which is why liverseg
  * prefers it for model weights.
  */
-import { promises as fsp } from 'node:fs';
 import * as os from 'node:os';
+import { readRegularFile } from './regular-file';
 import { fileError, invalidArg, LiversegError } from '../errors';
 import { writeAll, writeFileAtomic } from './atomic-write';
 
@@ -177,15 +177,7 @@ function encodeSafetensorsParts(tensors: Record<string, SafetensorsTensor>, meta
  * file; a missing file is ERR_FILE_NOT_FOUND.
  */
 export async function readSafetensors(path: string): Promise<SafetensorsFile> {
-  let buf: Buffer;
-  try {
-    buf = await fsp.readFile(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw fileError('ERR_FILE_NOT_FOUND', path, 'no such file', e);
-    throw fileError('ERR_IO', path, `cannot read: ${(e as Error).message}`, e);
-  }
-  return decodeSafetensors(buf, path);
+  return decodeSafetensors(await readRegularFile(path, 'safetensors file'), path);
 }
 
 /** Parses safetensors bytes already in memory; `name` is used in error messages. */

@@ -1,4 +1,5 @@
 /** Voxel-type helpers that sit between file I/O and the numeric layers. */
+import { invalidArg } from '../errors';
 import { assertVolume, Volume, VoxelArray } from '../volume';
 
 /**
@@ -37,4 +38,28 @@ export function firstNonFinite(data: Float32Array | Float64Array, from = 0): num
     if (v - v !== 0) return i;
   }
   return -1;
+}
+
+/** Largest finite float32: values beyond it would become Infinity on the way to the network. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+/** Voxels scanned between yields to the event loop (about a millisecond of work). */
+const SCAN_CHUNK = 1 << 20;
+
+/**
+ * Rejects data the network cannot take: NaN or infinite voxels, and Float64 voxels outside
+ * float32's range (they would overflow to Infinity when converted). Scans in chunks and yields
+ * between them, so a 500 MB volume does not stall the event loop. Integer data passes at once.
+ */
+export async function assertFiniteVoxels(data: ArrayLike<number>, name: string): Promise<void> {
+  const wide = data instanceof Float64Array;
+  if (!(data instanceof Float32Array || wide)) return;
+  for (let start = 0; start < data.length; start += SCAN_CHUNK) {
+    const end = Math.min(data.length, start + SCAN_CHUNK);
+    for (let i = start; i < end; i++) {
+      const v = data[i];
+      if (v - v !== 0) throw invalidArg(name, `contains a non-finite value (${v}) at index ${i}`, 'ERR_NON_FINITE');
+      if (wide && (v > FLOAT32_MAX || v < -FLOAT32_MAX)) throw invalidArg(name, `value ${v} at index ${i} is outside float32's range and would overflow to infinity`, 'ERR_NON_FINITE');
+    }
+    if (end < data.length) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }

@@ -179,3 +179,26 @@ export function parameterCount(a: ResUNetConfig = {}): number {
   for (let l = 0; l + 1 < ch.length; l++) n += block(ch[l] + ch[l + 1], ch[l]);
   return n + conv(ch[0], r.outChannels, 1);
 }
+
+/**
+ * Bytes a forward pass of `a` at `size` voxels needs, roughly: the float32 weights plus the
+ * activations alive at the widest point (each level holds its skip, its block's two outputs and
+ * the decoder's concatenation, about 6 tensors of its channels). It is an estimate to refuse
+ * absurd requests before LibTorch allocates, not a budget: real use stays below it on the CPU.
+ */
+export function estimateForwardBytes(a: ResolvedArchitecture, size: readonly number[]): number {
+  const voxels = size[0] * size[1] * size[2];
+  const activations = a.channels.reduce((sum, ch, l) => sum + 6 * ch * (voxels / 8 ** l), 0) + a.inChannels * voxels;
+  return 4 * (parameterCount(a) + activations);
+}
+
+/** "27.6 GiB": a byte count for messages. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) {
+    n /= 1024;
+    u++;
+  }
+  return `${n.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}

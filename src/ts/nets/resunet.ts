@@ -3,16 +3,18 @@
  * returns a Promise and runs off the JS thread; calls on one model run one at a time in call
  * order, calls on different models may overlap.
  */
-import { invalidArg, describeValue } from '../errors';
+import * as os from 'os';
+import { invalidArg, describeValue, LiversegError } from '../errors';
 import type { NativeModel, NativeNamedTensor, NativePredictOptions } from '../native/binding';
 import { createNativeModel } from '../native/model';
-import { adopt, NativeArray, isFloatArray } from '../native/dtypes';
+import { adopt, NativeArray } from '../native/dtypes';
 import { assertBatch, fromNativeBatch, native, reverse3, TensorBatch, toNativeBatch } from '../native/tensors';
-import { firstNonFinite } from '../io/voxels';
+import { assertFiniteVoxels } from '../io/voxels';
 import { throwIfAborted } from '../errors';
 import type { Vec3 } from '../volume';
 import { SerialQueue } from '../util/serial-queue';
-import { IntensityWindowConfig, ModelOptions, ResolvedArchitecture, ResolvedModelOptions, resolveModelOptions, SLIDING_WINDOW_DEFAULTS } from './config';
+import { estimateForwardBytes, formatBytes, parameterCount, IntensityWindowConfig, ModelOptions, ResolvedArchitecture, ResolvedModelOptions, resolveModelOptions, SLIDING_WINDOW_DEFAULTS } from './config';
+import { checkWindowCount } from './sliding-window-plan';
 
 /** A named tensor as saved in weights and optimizer state (shape in tensor order). */
 export type NamedTensor = NativeNamedTensor;
@@ -70,6 +72,14 @@ export class ResUNet {
    */
   static async create(options: ModelOptions = {}): Promise<ResUNet> {
     const o = resolveModelOptions(options);
+    // Weights, gradients and the optimizer's moments: refuse before LibTorch tries to allocate them.
+    const paramBytes = 4 * parameterCount(o.architecture);
+    if (4 * paramBytes > os.totalmem()) {
+      throw new LiversegError(
+        'ERR_TORCH_OOM',
+        `Out of memory: a network of ${parameterCount(o.architecture)} parameters needs about ${formatBytes(4 * paramBytes)} for weights, gradients and optimizer state; this machine has ${formatBytes(os.totalmem())}`,
+      );
+    }
     const model = await createNativeModel({
         ...o.architecture,
         device: o.device,
@@ -179,10 +189,9 @@ export class ResUNet {
     if (options.intensity) nopts.intensity = { ...options.intensity };
     if (!(nopts.overlap >= 0 && nopts.overlap < 1)) throw invalidArg('overlap', `expected a number in [0, 1), got ${describeValue(options.overlap)}`);
     if (!Number.isInteger(nopts.batchSize) || nopts.batchSize < 1) throw invalidArg('batchSize', `expected a positive integer, got ${describeValue(options.batchSize)}`);
-    if (isFloatArray(volume.data)) {
-      const bad = firstNonFinite(volume.data);
-      if (bad >= 0) throw invalidArg('volume.data', `contains a non-finite value (${volume.data[bad]}) at index ${bad}`, 'ERR_NON_FINITE');
-    }
+    if (sliding) checkWindowCount(volume.shape, options.roi!, nopts.overlap, 'overlap');
+    this.checkPassMemory(sliding ? [options.roi![0], options.roi![1], options.roi![2] * nopts.batchSize] : volume.shape);
+    await assertFiniteVoxels(volume.data, 'volume.data');
     const cancel = new Int32Array(1);
     const signal = options.signal;
     const onAbort = () => {
@@ -229,6 +238,15 @@ export class ResUNet {
       this.model.dispose();
     });
     this.disposed = true;
+  }
+
+  /** On the CPU, refuses a pass whose activations could never fit in memory (LibTorch would fail only after minutes of swapping, or with its allocator's words). */
+  private checkPassMemory(size: Vec3): void {
+    if (!this.device.startsWith('cpu')) return;
+    const need = estimateForwardBytes(this.architecture, size);
+    if (need > os.totalmem()) {
+      throw new LiversegError('ERR_TORCH_OOM', `Out of memory: one forward pass over ${size.join('x')} voxels needs about ${formatBytes(need)}; this machine has ${formatBytes(os.totalmem())}`);
+    }
   }
 
   private live(): NativeModel {

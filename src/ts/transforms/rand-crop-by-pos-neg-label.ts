@@ -12,7 +12,7 @@ import { cropVolume } from './ops';
 
 /** Options of {@link randCropByPosNegLabel}. */
 export interface RandCropByPosNegLabelOptions {
-  /** Patch size [ni, nj, nk]. */
+  /** Patch size [ni, nj, nk]; -1 or 0 on an axis means the volume's own size there (MONAI's fall_back_tuple). */
   size: number[];
   /** Patches per call. Default 1. */
   numSamples?: number;
@@ -20,7 +20,7 @@ export interface RandCropByPosNegLabelOptions {
   pos?: number;
   /** Weight of background-centred patches. Default 1. */
   neg?: number;
-  /** With an image given, only voxels whose image value is above this are candidate centres. Default 0. */
+  /** With an image given, only background voxels whose image value is above this are candidate centres (MONAI: the foreground is never restricted). Default 0. */
   imageThreshold?: number;
   /**
    * When the volume is smaller than `size` on an axis, crop the whole axis instead of throwing.
@@ -36,7 +36,7 @@ export interface RandCropByPosNegLabelOptions {
  * full-resolution CT.
  */
 export interface PosNegIndices {
-  /** Number of voxels with label != 0 (and image > threshold). */
+  /** Number of voxels with label != 0 (never restricted by the image). */
   fgCount: number;
   /** Number of voxels with label == 0 (and image > threshold). */
   bgCount: number;
@@ -64,10 +64,8 @@ function computeIndices(label: VoxelArray, image: VoxelArray | null, threshold: 
   let bgCount = 0;
   if (image) {
     for (let v = 0; v < n; v++) {
-      if (image[v] > threshold) {
-        if (label[v] !== 0) fgCount++;
-        else bgCount++;
-      }
+      if (label[v] !== 0) fgCount++;
+      else if (image[v] > threshold) bgCount++;
     }
   } else {
     for (let v = 0; v < n; v++) if (label[v] !== 0) fgCount++;
@@ -81,10 +79,9 @@ function computeIndices(label: VoxelArray, image: VoxelArray | null, threshold: 
     let f = 0;
     let b = 0;
     for (let v = 0; v < n; v++) {
-      if (image && !(image[v] > threshold)) continue;
       if (label[v] !== 0) {
         if (fg) fg[f++] = v;
-      } else if (bg) bg[b++] = v;
+      } else if (bg && (!image || image[v] > threshold)) bg[b++] = v;
     }
   }
   return { fgCount, bgCount, fg, bg, label, image, threshold };
@@ -131,14 +128,15 @@ function drawIndex(idx: PosNegIndices, foreground: boolean, rng: Rng): number {
   // Rejection sampling only runs for a set covering at least half the volume: <= 2 draws expected.
   for (;;) {
     const v = rng.int(n);
-    if (image && !(image[v] > threshold)) continue;
-    if ((label[v] !== 0) === foreground) return v;
+    if ((label[v] !== 0) !== foreground) continue;
+    if (!foreground && image && !(image[v] > threshold)) continue;
+    return v;
   }
 }
 
 function checkOptions(o: RandCropByPosNegLabelOptions): void {
-  if (!Array.isArray(o.size) || o.size.length !== 3 || !o.size.every((s) => Number.isInteger(s) && s > 0)) {
-    throw invalidArg('size', `expected 3 positive integers [ni, nj, nk], got ${describeValue(o.size)}`);
+  if (!Array.isArray(o.size) || o.size.length !== 3 || !o.size.every((s) => Number.isInteger(s) && s >= -1)) {
+    throw invalidArg('size', `expected 3 integers [ni, nj, nk] (positive, or -1 / 0 for the volume's size), got ${describeValue(o.size)}`);
   }
   const ns = o.numSamples ?? 1;
   if (!Number.isInteger(ns) || ns < 1) throw invalidArg('numSamples', `expected a positive integer, got ${describeValue(ns)}`);
@@ -156,7 +154,8 @@ function checkOptions(o: RandCropByPosNegLabelOptions): void {
 export function posNegCropSize(shape: readonly number[], opts: RandCropByPosNegLabelOptions): Vec3 {
   const out: Vec3 = [0, 0, 0];
   for (let d = 0; d < 3; d++) {
-    if (shape[d] < opts.size[d]) {
+    if (opts.size[d] <= 0) out[d] = shape[d];
+    else if (shape[d] < opts.size[d]) {
       if (!opts.allowSmaller) {
         throw invalidArg(
           'size',
