@@ -11,7 +11,6 @@ import {
   EnsureBinaryLabeld,
 } from '../../src/ts/transforms';
 import { Rng } from '../../src/ts/util/rng';
-import { LiversegError } from '../../src/ts/errors';
 import { vol } from '../helpers/volumes';
 
 describe('ScaleIntensityRange', () => {
@@ -42,14 +41,13 @@ describe('ScaleIntensityRange', () => {
     expect(out.affine).not.toBe(ct.affine);
   });
 
-  test('dictionary form applies to its keys only and rejects a zero-width window', () => {
+  test('dictionary form applies to its keys only', () => {
     const label = vol(new Uint8Array(8).fill(1), [2, 2, 2]);
     const t = new ScaleIntensityRanged({ keys: ['image'], aMin: -300, aMax: 300, bMin: 0, bMax: 1, clip: true });
     const s = t.apply({ image: ct, label, name: 'x' });
     expect(s.label).toBe(label);
     expect(s.name).toBe('x');
     expect(s.image.data[3]).toBeCloseTo(0.5, 6);
-    expect(() => new ScaleIntensityRanged({ keys: ['image'], aMin: 5, aMax: 5, bMin: 0, bMax: 1 })).toThrow(LiversegError);
     expect(() => t.apply({ label } as never)).toThrow(/no key 'image'/);
   });
 });

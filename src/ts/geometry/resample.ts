@@ -11,9 +11,11 @@
  * affines into the source grid and sampled there; it is what brings a result back exactly.
  */
 import { invalidArg } from '../errors';
+import { roundHalfEven } from '../util/round';
 import { assertShape, assertVolume, NiftiGeometry, Vec3, Volume, VoxelArray } from '../volume';
 import type { Affine } from '../volume';
-import { cloneAffine, columnNorms, invertAffine, isFiniteAffine, matmul4 } from './affine';
+import { cloneAffine, columnNorms, invert3, invertAffine, isFiniteAffine, linearPart, matmul4 } from './affine';
+import { ioOrientation } from './orientation';
 import { geometryFromAffine } from './nifti-geometry';
 
 /** `'linear'`: trilinear, output float32 (images). `'nearest'`: output keeps the input type (labels). */
@@ -77,7 +79,7 @@ function axisTable(count: number, scale: number, offset: number, n: number, zero
     t.i0[o] = f * stride;
     t.i1[o] = (f < n - 1 ? f + 1 : f) * stride;
     t.w[o] = c - f;
-    t.near[o] = inside ? Math.min(n - 1, Math.floor(c + 0.5)) * stride : -1;
+    t.near[o] = inside ? Math.min(n - 1, roundHalfEven(c)) * stride : -1;
     t.inside[o] = inside ? 1 : 0;
   }
   return t;
@@ -150,9 +152,9 @@ function sampleGeneral(src: VoxelArray, inShape: Vec3, out: VoxelArray, outShape
         const cy = y < 0 ? 0 : y > ny - 1 ? ny - 1 : y;
         const cz = z < 0 ? 0 : z > nz - 1 ? nz - 1 : z;
         if (!linear) {
-          const xi = Math.min(nx - 1, Math.floor(cx + 0.5));
-          const yi = Math.min(ny - 1, Math.floor(cy + 0.5));
-          const zi = Math.min(nz - 1, Math.floor(cz + 0.5));
+          const xi = Math.min(nx - 1, roundHalfEven(cx));
+          const yi = Math.min(ny - 1, roundHalfEven(cy));
+          const zi = Math.min(nz - 1, roundHalfEven(cz));
           out[idx++] = src[xi + yi * sy + zi * sz];
           continue;
         }
@@ -250,13 +252,60 @@ export function resampleToSpacing(volume: Volume, spacing: Vec3 | number, mode: 
   assertVolume(volume);
   checkMode(mode);
   const target = toVec3(spacing, 'spacing');
-  const factors = target.map((s, a) => s / volume.spacing[a]) as Vec3;
-  const shape = volume.shape.map((n, a) => Math.max(1, Math.round((n - 1) / factors[a]) + 1)) as Vec3;
-  const grid = scaledGrid(volume, factors, shape);
-  // Use the requested spacing verbatim rather than old * (new / old), which can be off by an ulp.
-  grid.spacing = target;
-  if (volume.header) grid.header = geometryFromAffine(grid.affine, target, shape, volume.header);
+  const grid = spacingGrid(volume, target);
+  if (volume.header) grid.header = geometryFromAffine(grid.affine, target, grid.shape, volume.header);
   return resampleLike(volume, grid, mode, options);
+}
+
+/**
+ * The grid MONAI's Spacing (diagonal=False) resamples to: the affine's rotation (the orthogonal
+ * factor Q of rzs = Q R, so a shear is dropped, as zoom_affine does) times the new voxel sizes,
+ * with the sign of each axis kept; the shape is round-half-even(extent of the old voxel centres
+ * in new voxels + 1), as compute_shape_offset; and the origin stays at voxel (0,0,0) when the
+ * axis order and directions are unchanged, else moves to the lowest corner.
+ */
+export function spacingGrid(volume: Volume, target: Vec3): Grid {
+  const rzs = linearPart(volume.affine);
+  const r = choleskyUpper(rzs);
+  const ri = invert3(r);
+  const rotation = rzs.map((row) => [0, 1, 2].map((c) => row[0] * ri[0][c] + row[1] * ri[1][c] + row[2] * ri[2][c]));
+  const signs = [0, 1, 2].map((a) => (r[a][a] < 0 ? -1 : 1));
+  const affine: Affine = [0, 1, 2].map((row) => [...[0, 1, 2].map((c) => rotation[row][c] * signs[c] * target[c]), volume.affine[row][3]]);
+  affine.push([0, 0, 0, 1]);
+  // Old voxel centres at the corners of the volume, in new voxel coordinates.
+  const toNew = matmul4(invertAffine(affine), volume.affine);
+  const corners = [0, 1, 2, 3, 4, 5, 6, 7].map((c) => [c & 1 ? volume.shape[0] - 1 : 0, c & 2 ? volume.shape[1] - 1 : 0, c & 4 ? volume.shape[2] - 1 : 0]);
+  const out = corners.map((p) => [0, 1, 2].map((row) => toNew[row][0] * p[0] + toNew[row][1] * p[1] + toNew[row][2] * p[2] + toNew[row][3]));
+  const lo = [0, 1, 2].map((a) => Math.min(...out.map((p) => p[a])));
+  const hi = [0, 1, 2].map((a) => Math.max(...out.map((p) => p[a])));
+  const shape = [0, 1, 2].map((a) => Math.max(1, roundHalfEven(snap(hi[a] - lo[a]) + 1))) as Vec3;
+  const sameOrientation = JSON.stringify(ioOrientation(volume.affine)) === JSON.stringify(ioOrientation(affine));
+  if (!sameOrientation) {
+    // MONAI: with another orientation the lowest corner becomes the origin.
+    for (let row = 0; row < 3; row++) affine[row][3] = affine[row][0] * lo[0] + affine[row][1] * lo[1] + affine[row][2] * lo[2] + affine[row][3];
+  }
+  return { shape, affine, spacing: [...target] as Vec3 };
+}
+
+/** The upper-triangular R with R^T R = M^T M (numpy's cholesky(M^T M).T): M's QR factor. */
+function choleskyUpper(m: number[][]): number[][] {
+  const g = [0, 1, 2].map((i) => [0, 1, 2].map((j) => m[0][i] * m[0][j] + m[1][i] * m[1][j] + m[2][i] * m[2][j]));
+  const l = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
+  for (let i = 0; i < 3; i++) {
+    for (let j = 0; j <= i; j++) {
+      let sum = g[i][j];
+      for (let k = 0; k < j; k++) sum -= l[i][k] * l[j][k];
+      if (i === j) {
+        if (!(sum > 0)) throw invalidArg('volume.affine', 'is singular: its columns do not span three dimensions');
+        l[i][i] = Math.sqrt(sum);
+      } else l[i][j] = sum / l[j][j];
+    }
+  }
+  return [0, 1, 2].map((i) => [0, 1, 2].map((j) => l[j][i]));
 }
 
 /**

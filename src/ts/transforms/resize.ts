@@ -130,13 +130,24 @@ export function resizeAreaData(src: VoxelArray, shape: Vec3, outShape: Vec3): Fl
   return cur as Float32Array;
 }
 
-function nearestIndex(nIn: number, nOut: number, stride: number): Int32Array {
+/**
+ * Source index of each output index along one axis, exactly as torch's `interpolate(mode='nearest')`
+ * (which MONAI's Resize calls) computes it: the scale in/out and the product in float32, then
+ * floor, with the equal-size and exact-doubling cases short-cut. In double precision,
+ * floor(dst * in / out) picks another voxel for some size pairs (26 -> 22 and 30 -> 58 among them):
+ * liverseg matches torch, so a label resized here equals the one MONAI would give.
+ */
+export function nearestIndex(nIn: number, nOut: number, stride = 1): Int32Array {
   const idx = new Int32Array(nOut);
-  for (let o = 0; o < nOut; o++) idx[o] = Math.min(nIn - 1, Math.floor((o * nIn) / nOut)) * stride;
+  const scale = Math.fround(nIn / nOut);
+  for (let o = 0; o < nOut; o++) {
+    const src = nOut === nIn ? o : nOut === 2 * nIn ? o >> 1 : Math.min(nIn - 1, Math.floor(Math.fround(Math.fround(o) * scale)));
+    idx[o] = src * stride;
+  }
   return idx;
 }
 
-/** Nearest-neighbour resize of raw data (src = floor(dst * in / out)); keeps the element type. */
+/** Nearest-neighbour resize of raw data (src = floor(dst * in / out) in float32, as torch); keeps the element type. */
 export function resizeNearestData<T extends VoxelArray>(src: T, shape: Vec3, outShape: Vec3): T {
   const [ni, nj] = shape;
   const [oi, oj, ok] = outShape;

@@ -24,27 +24,36 @@ function checkOptions(o: ScaleIntensityRangeOptions): void {
   for (const k of ['aMin', 'aMax', 'bMin', 'bMax'] as const) {
     if (typeof o[k] !== 'number' || !Number.isFinite(o[k])) throw invalidArg(k, `expected a finite number, got ${describeValue(o[k])}`);
   }
-  // MONAI only warns here and returns x - aMin; a zero-width window is always a configuration slip.
-  if (o.aMax === o.aMin) throw invalidArg('aMax', `must differ from aMin (both ${o.aMin})`);
 }
 
+let warnedZeroWidth = false;
+
 /**
- * y = (x - aMin) / (aMax - aMin) * (bMax - bMin) + bMin, clamped to [min(bMin,bMax), max(bMin,bMax)]
- * when `clip`. Output is float32 whatever the input type.
+ * MONAI's ScaleIntensityRange: y = (x - aMin) / (aMax - aMin) * (bMax - bMin) + bMin, then with
+ * `clip` clamp(y, bMin, bMax) as torch.clamp does it, min first then max, so an inverted output
+ * range (bMin > bMax) gives bMax everywhere. A zero-width window (aMin == aMax) cannot scale:
+ * MONAI warns and returns x - aMin + bMin unclipped, and so does this (with one process warning).
+ * Output is float32 whatever the input type.
  */
 export function scaleIntensityRange(vol: Volume, opts: ScaleIntensityRangeOptions): Volume<Float32Array> {
   checkOptions(opts);
-  const { aMin, bMin } = opts;
-  const scale = (opts.bMax - opts.bMin) / (opts.aMax - opts.aMin);
+  const { aMin, bMin, bMax } = opts;
   const src = vol.data;
   const n = src.length;
   const out = new Float32Array(n);
+  if (opts.aMax === aMin) {
+    if (!warnedZeroWidth) process.emitWarning(`ScaleIntensityRange: aMin == aMax (${aMin}), so the window cannot scale; returning x - aMin + bMin as MONAI does`, 'LiversegWarning');
+    warnedZeroWidth = true;
+    for (let i = 0; i < n; i++) out[i] = src[i] - aMin + bMin;
+    return makeVolume(vol, out, vol.shape, vol.spacing, cloneAffine(vol.affine));
+  }
+  const scale = (bMax - bMin) / (opts.aMax - aMin);
   if (opts.clip) {
-    const lo = Math.min(opts.bMin, opts.bMax);
-    const hi = Math.max(opts.bMin, opts.bMax);
     for (let i = 0; i < n; i++) {
       const y = (src[i] - aMin) * scale + bMin;
-      out[i] = y < lo ? lo : y > hi ? hi : y;
+      // torch.clamp(y, min=bMin, max=bMax): the max bound wins when the bounds cross.
+      const lo = y < bMin ? bMin : y;
+      out[i] = lo > bMax ? bMax : lo;
     }
   } else {
     for (let i = 0; i < n; i++) out[i] = (src[i] - aMin) * scale + bMin;
