@@ -45,6 +45,43 @@ export interface NiftiGeometry {
   description: string;
 }
 
+/** One slice of a volume read from DICOM: the instance it came from (positions in DICOM's LPS millimetres). */
+export interface DicomSliceInfo {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  imagePositionPatient: Vec3;
+  instanceNumber: number | null;
+  /** The file (or zip entry, or `<buffer N>`) it was read from. */
+  file: string;
+}
+
+/**
+ * Where a volume read from DICOM came from (see `loadDicomSeries`): the patient, study and series
+ * attributes a DICOM SEG written for it must repeat, and per slice k the instance it was read from.
+ * Empty strings stand for attributes that are absent or empty in the files.
+ */
+export interface DicomDescription {
+  patient: { name: string; id: string; birthDate: string; sex: string };
+  study: { instanceUid: string; date: string; time: string; id: string; accessionNumber: string; description: string; referringPhysicianName: string };
+  series: { instanceUid: string; number: string; description: string; modality: string; frameOfReferenceUid: string; manufacturer: string; bodyPartExamined: string };
+  /** The transfer syntax UIDs the slices were stored in. */
+  transferSyntaxUids: string[];
+  rows: number;
+  columns: number;
+  /** PixelSpacing as in the files: [row spacing, column spacing] in mm. */
+  pixelSpacing: [number, number];
+  /** ImageOrientationPatient as in the files (LPS direction cosines of a row, then of a column). */
+  imageOrientationPatient: number[];
+  /** SliceThickness as in the files (not the spacing, which comes from the positions), or null. */
+  sliceThickness: number | null;
+  /** One entry per slice k of the volume, in the volume's slice order. Empty when `resampled`. */
+  slices: DicomSliceInfo[];
+  /** True when the slices were resampled (gantry tilt or uneven spacing corrected): they are no longer the files' slices. */
+  resampled: boolean;
+  /** Instances of the chosen series that were left out (localizers, other orientations or sizes), and why. */
+  excluded: Array<{ file: string; reason: string }>;
+}
+
 export interface Volume<T extends VoxelArray = VoxelArray> {
   data: T;
   /** [ni, nj, nk] */
@@ -55,6 +92,8 @@ export interface Volume<T extends VoxelArray = VoxelArray> {
   affine: Affine;
   /** The header this volume was read with, when it came from a NIfTI file. */
   header?: NiftiGeometry;
+  /** What the volume was read from, when it came from a DICOM series. */
+  dicom?: DicomDescription;
 }
 
 export function voxelCount(shape: readonly number[]): number {
