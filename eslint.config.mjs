@@ -44,7 +44,9 @@ const layerRules = LAYERS.map((level, i) => {
               ? [
                   {
                     group: later.flatMap(patternsFor),
-                    message: `layer order (docs/ARCHITECTURE.md): ${level.join('/')} may import only from ${LAYERS.slice(0, i + 1).flat().join(', ')}`,
+                    message: `layer order (docs/ARCHITECTURE.md): ${level.join('/')} may import only from ${LAYERS.slice(0, i + 1)
+                      .flat()
+                      .join(', ')}`,
                   },
                 ]
               : []),
@@ -56,7 +58,20 @@ const layerRules = LAYERS.map((level, i) => {
 });
 
 export default tseslint.config(
-  { ignores: ['lib/**', 'build/**', 'build-*/**', 'node_modules/**', 'prebuilds/**', 'coverage/**', 'demo-output/**', '.gpu/**', 'tests/fixtures/**', 'bench/results/**'] },
+  {
+    ignores: [
+      'lib/**',
+      'build/**',
+      'build-*/**',
+      'node_modules/**',
+      'prebuilds/**',
+      'coverage/**',
+      'demo-output/**',
+      '.gpu/**',
+      'tests/fixtures/**',
+      'bench/results/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -53,11 +53,13 @@ function syntheticCT(shape, seed = 0) {
     s ^= s << 5;
     return (s >>> 0) / 4294967296;
   };
-  const ci = (ni - 1) / 2, cj = (nj - 1) / 2;
+  const ci = (ni - 1) / 2,
+    cj = (nj - 1) / 2;
   for (let k = 0; k < nk; k++) {
     for (let j = 0; j < nj; j++) {
       for (let i = 0; i < ni; i++) {
-        const x = (i - ci) / (ni * 0.42), y = (j - cj) / (nj * 0.33);
+        const x = (i - ci) / (ni * 0.42),
+          y = (j - cj) / (nj * 0.33);
         const r2 = x * x + y * y;
         let v = -1000;
         if (r2 < 1) v = r2 > 0.8 ? -100 : 50;

@@ -86,9 +86,7 @@ async function measure(file, mode) {
   }
   const t2 = process.hrtime.bigint();
   const peak = procStatus('VmHWM');
-  process.stdout.write(
-    JSON.stringify({ loadS: Number(t1 - t0) / 1e9, totalS: Number(t2 - t0) / 1e9, peakOverBaselineMiB: (peak - base) / MiB }),
-  );
+  process.stdout.write(JSON.stringify({ loadS: Number(t1 - t0) / 1e9, totalS: Number(t2 - t0) / 1e9, peakOverBaselineMiB: (peak - base) / MiB }));
 }
 
 async function main() {
@@ -100,7 +98,9 @@ async function main() {
     await generate(file, require('..'));
   }
   const size = fs.statSync(file).size;
-  console.log(`file: ${file} (${(size / MiB).toFixed(1)} MiB gzipped, ${SHAPE.join('x')} int16 = ${((SHAPE[0] * SHAPE[1] * SHAPE[2] * 2) / MiB).toFixed(0)} MiB raw)`);
+  console.log(
+    `file: ${file} (${(size / MiB).toFixed(1)} MiB gzipped, ${SHAPE.join('x')} int16 = ${((SHAPE[0] * SHAPE[1] * SHAPE[2] * 2) / MiB).toFixed(0)} MiB raw)`,
+  );
   console.log(`node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0].model})`);
   for (const mode of ['loadVolume+toFloat32', 'oneshot']) {
     const results = [];

@@ -45,7 +45,7 @@ async function main() {
         for (let i = 0; i < size; i++) {
           const k = (z * size + y) * size + i;
           const d2 = (i - c) ** 2 + (y - c) ** 2 + (z - c) ** 2;
-          x[k] = Math.sin(0.3 * i) * Math.cos(0.2 * y) + 0.1 * z / size + (d2 < (size / 3) ** 2 ? 0.5 : 0);
+          x[k] = Math.sin(0.3 * i) * Math.cos(0.2 * y) + (0.1 * z) / size + (d2 < (size / 3) ** 2 ? 0.5 : 0);
           lab[k] = d2 < (size / 3) ** 2 ? 1 : 0;
         }
     const shape = [1, 1, size, size, size];

@@ -127,7 +127,10 @@ function medianStages(list) {
   if (!ok.length) return null;
   const out = {};
   for (const k of Object.keys(ok[0])) {
-    const v = ok.map((s) => s[k]).filter((x) => x != null).sort((p, q) => p - q);
+    const v = ok
+      .map((s) => s[k])
+      .filter((x) => x != null)
+      .sort((p, q) => p - q);
     if (!v.length) continue;
     const m = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     out[k] = Math.round(m * 1e4) / 1e4;

@@ -111,16 +111,34 @@ function randomTail(crop) {
 async function main() {
   console.log(JSON.stringify({ machine: { node: process.version, cpus: require('node:os').cpus().length, size: SIZE, runs: RUNS } }));
   let p;
-  report(`makePhantom ${SIZE.join('x')}`, time(() => (p = makePhantom({ shape: SIZE, seed: 1 })), Math.min(RUNS, 3)));
+  report(
+    `makePhantom ${SIZE.join('x')}`,
+    time(() => (p = makePhantom({ shape: SIZE, seed: 1 })), Math.min(RUNS, 3)),
+  );
   const sample = { image: p.image, label: p.label, name: 'phantom' };
 
   const resize = new T.Resized({ keys: ['image', 'label'], size: [128, 128, 128] });
   const scale = new T.ScaleIntensityRanged({ keys: ['image'], ...window });
-  report('Resize(area) int16 -> 128^3, then ScaleIntensityRange', time(() => scale.apply(resize.apply(sample))));
-  report('ScaleIntensityRange, then Resize(area) -> 128^3', time(() => resize.apply(scale.apply(sample))));
-  report('  Resize(area) image only', time(() => T.resize(p.image, { size: [128, 128, 128], mode: 'area' })));
-  report('  Resize(nearest) label only', time(() => T.resize(p.label, { size: [128, 128, 128], mode: 'nearest' })));
-  report('  ScaleIntensityRange full volume', time(() => T.scaleIntensityRange(p.image, window)));
+  report(
+    'Resize(area) int16 -> 128^3, then ScaleIntensityRange',
+    time(() => scale.apply(resize.apply(sample))),
+  );
+  report(
+    'ScaleIntensityRange, then Resize(area) -> 128^3',
+    time(() => resize.apply(scale.apply(sample))),
+  );
+  report(
+    '  Resize(area) image only',
+    time(() => T.resize(p.image, { size: [128, 128, 128], mode: 'area' })),
+  );
+  report(
+    '  Resize(nearest) label only',
+    time(() => T.resize(p.label, { size: [128, 128, 128], mode: 'nearest' })),
+  );
+  report(
+    '  ScaleIntensityRange full volume',
+    time(() => T.scaleIntensityRange(p.image, window)),
+  );
 
   // One-stage training: the deterministic head cached once, the random tail per sample.
   const head = [
@@ -143,12 +161,15 @@ async function main() {
   );
 
   // Coarse model: whole volume resized to 128^3 and cached; flips/affine/intensity per sample.
-  const coarse = new CacheDataset([{ name: 'phantom', image: p.image, label: p.label }], [
-    new T.EnsureBinaryLabeld({ keys: ['label'] }),
-    new T.ScaleIntensityRanged({ keys: ['image'], ...window }),
-    new T.Resized({ keys: ['image', 'label'], size: [128, 128, 128] }),
-    ...randomTail(false),
-  ]);
+  const coarse = new CacheDataset(
+    [{ name: 'phantom', image: p.image, label: p.label }],
+    [
+      new T.EnsureBinaryLabeld({ keys: ['label'] }),
+      new T.ScaleIntensityRanged({ keys: ['image'], ...window }),
+      new T.Resized({ keys: ['image', 'label'], size: [128, 128, 128] }),
+      ...randomTail(false),
+    ],
+  );
   await coarse.init();
   report('coarse tail per volume (128^3) + collate', await timeAsync(async () => collate(await coarse.getSamples(0, new Rng(seed++))), RUNS * 2));
 
@@ -163,12 +184,21 @@ async function main() {
     };
     await run(-1); // warm-up epoch: workers start, receive the shared samples and build index lists
     const t = await timeAsync(run, 2);
-    report(`DataLoader epoch, 4 volumes x 4 crops, ${loader.mode}${numWorkers ? ` (${numWorkers} workers)` : ''}`, t, { perVolumeMs: +(t.wall / 4).toFixed(1) });
+    report(`DataLoader epoch, 4 volumes x 4 crops, ${loader.mode}${numWorkers ? ` (${numWorkers} workers)` : ''}`, t, {
+      perVolumeMs: +(t.wall / 4).toFixed(1),
+    });
     await loader.close();
   }
 
   console.log('\n     wall        cpu');
-  console.log(rows.map((r) => `${r.ms.toFixed(1).padStart(9)} ${r.cpuMs.toFixed(1).padStart(10)} ms  ${r.name}${r.perVolumeMs ? `  (${r.perVolumeMs} ms/volume)` : ''}${r.cacheMiB ? `  (${r.cacheMiB} MiB cached)` : ''}`).join('\n'));
+  console.log(
+    rows
+      .map(
+        (r) =>
+          `${r.ms.toFixed(1).padStart(9)} ${r.cpuMs.toFixed(1).padStart(10)} ms  ${r.name}${r.perVolumeMs ? `  (${r.perVolumeMs} ms/volume)` : ''}${r.cacheMiB ? `  (${r.cacheMiB} MiB cached)` : ''}`,
+      )
+      .join('\n'),
+  );
 }
 
 main().catch((e) => {

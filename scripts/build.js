@@ -8,8 +8,8 @@
 'use strict';
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.stdout.write(
-    'Usage: liverseg-build\n\nBuilds liverseg\'s native addon from source with cmake-js, against the LibTorch found through\n' +
-      'Torch_DIR / CMAKE_PREFIX_PATH, Debian\'s libtorch-dev or a PyTorch installation. Needs CMake and a C++17 compiler.\n',
+    "Usage: liverseg-build\n\nBuilds liverseg's native addon from source with cmake-js, against the LibTorch found through\n" +
+      "Torch_DIR / CMAKE_PREFIX_PATH, Debian's libtorch-dev or a PyTorch installation. Needs CMake and a C++17 compiler.\n",
   );
 } else {
   process.argv.push('--build-from-source');

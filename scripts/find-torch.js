@@ -22,7 +22,8 @@ function findTorch(env = process.env) {
   if (env.Torch_DIR) return { source: `Torch_DIR=${env.Torch_DIR}`, cmakeArgs: [`--CDTorch_DIR=${env.Torch_DIR}`] };
   if (env.CMAKE_PREFIX_PATH) return { source: `CMAKE_PREFIX_PATH=${env.CMAKE_PREFIX_PATH}`, cmakeArgs: [`--CDCMAKE_PREFIX_PATH=${env.CMAKE_PREFIX_PATH}`] };
   const py = env.LIVERSEG_PYTHON || 'python3';
-  if (truthy(env.LIVERSEG_TORCH_FROM_PYTHON)) return { source: `${py} (include and library paths)`, cmakeArgs: ['--CDLIVERSEG_TORCH_FROM_PYTHON=ON', `--CDLIVERSEG_PYTHON=${py}`] };
+  if (truthy(env.LIVERSEG_TORCH_FROM_PYTHON))
+    return { source: `${py} (include and library paths)`, cmakeArgs: ['--CDLIVERSEG_TORCH_FROM_PYTHON=ON', `--CDLIVERSEG_PYTHON=${py}`] };
   for (const arch of ['x86_64-linux-gnu', 'aarch64-linux-gnu']) {
     const dir = `/usr/lib/${arch}/cmake/Torch`;
     if (fs.existsSync(path.join(dir, 'TorchConfig.cmake'))) return { source: dir, cmakeArgs: [`--CDTorch_DIR=${dir}`] };

@@ -73,9 +73,7 @@ function buildFromSource(torch) {
 
 function main() {
   const forceBuild =
-    truthy(process.env.npm_config_build_from_source) ||
-    truthy(process.env.LIVERSEG_BUILD_FROM_SOURCE) ||
-    process.argv.includes('--build-from-source');
+    truthy(process.env.npm_config_build_from_source) || truthy(process.env.LIVERSEG_BUILD_FROM_SOURCE) || process.argv.includes('--build-from-source');
 
   let loadError = null;
   if (!forceBuild) {
@@ -110,10 +108,7 @@ function main() {
   }
 
   if (!buildFromSource(torch)) {
-    say(
-      'building from source failed (see above). Check the LibTorch that was found, or set Torch_DIR ' +
-        'to another one and run `npm rebuild liverseg`.',
-    );
+    say('building from source failed (see above). Check the LibTorch that was found, or set Torch_DIR ' + 'to another one and run `npm rebuild liverseg`.');
     return 1;
   }
   const after = tryLoad();

@@ -6,19 +6,34 @@
 
 function forward(suite, { p, rounds, reps, common }) {
   for (const [s, n] of p.forward) {
-    suite.pair(`forward-${s}`, { case: 'forward', size: s, batch: 1 }, ['--case', 'forward', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)], { rounds });
+    suite.pair(
+      `forward-${s}`,
+      { case: 'forward', size: s, batch: 1 },
+      ['--case', 'forward', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)],
+      { rounds },
+    );
   }
 }
 
 function train(suite, { p, rounds, reps, common }) {
   for (const [s, n] of p.train) {
-    suite.pair(`train-${s}`, { case: 'train', optimizer: 'novograd', size: s, batch: 1 }, ['--case', 'train', '--optimizer', 'novograd', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)], { rounds });
+    suite.pair(
+      `train-${s}`,
+      { case: 'train', optimizer: 'novograd', size: s, batch: 1 },
+      ['--case', 'train', '--optimizer', 'novograd', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)],
+      { rounds },
+    );
   }
 }
 
 function adam(suite, { p, rounds, reps, common }) {
   for (const [s, n] of p.adam) {
-    suite.pair(`train-adam-${s}`, { case: 'train', optimizer: 'adam', size: s, batch: 1 }, ['--case', 'train', '--optimizer', 'adam', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)], { rounds });
+    suite.pair(
+      `train-adam-${s}`,
+      { case: 'train', optimizer: 'adam', size: s, batch: 1 },
+      ['--case', 'train', '--optimizer', 'adam', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)],
+      { rounds },
+    );
   }
 }
 
@@ -26,10 +41,15 @@ function adam(suite, { p, rounds, reps, common }) {
 function scaling(suite, { p, reps, common }) {
   for (const [s, n] of p.scaling) {
     if (suite.byKey.has(`forward-${s}`)) continue;
-    suite.pair(`scaling-forward-${s}`, { case: 'forward', size: s, batch: 1, scaling: true }, ['--case', 'forward', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)], {
-      rounds: 1,
-      peer: p.scalingPeer,
-    });
+    suite.pair(
+      `scaling-forward-${s}`,
+      { case: 'forward', size: s, batch: 1, scaling: true },
+      ['--case', 'forward', '--size', String(s), ...common, '--warmup', '1', '--repeats', reps(n)],
+      {
+        rounds: 1,
+        peer: p.scalingPeer,
+      },
+    );
   }
 }
 

@@ -10,7 +10,21 @@ function segment(suite, { p, reps, common }) {
   suite.pair(
     `segment-${s.slices}`,
     { case: 'segment', shape: [s.inPlane, s.inPlane, s.slices] },
-    ['--case', 'segment', '--slices', String(s.slices), '--in-plane', String(s.inPlane), '--window', String(s.window), ...common, '--warmup', '0', '--repeats', reps(s.repeats)],
+    [
+      '--case',
+      'segment',
+      '--slices',
+      String(s.slices),
+      '--in-plane',
+      String(s.inPlane),
+      '--window',
+      String(s.window),
+      ...common,
+      '--warmup',
+      '0',
+      '--repeats',
+      reps(s.repeats),
+    ],
     { rounds: 1, peer: false },
   );
 }
@@ -28,7 +42,21 @@ function e2eScaling(suite, { p, reps, common }) {
     const r = suite.pair(
       `segment-${n}`,
       { case: 'segment', shape: [e.inPlane, e.inPlane, n], scaling: true },
-      ['--case', 'segment', '--slices', String(n), '--in-plane', String(e.inPlane), '--window', String(e.window), ...common, '--warmup', '0', '--repeats', reps(e.repeats)],
+      [
+        '--case',
+        'segment',
+        '--slices',
+        String(n),
+        '--in-plane',
+        String(e.inPlane),
+        '--window',
+        String(e.window),
+        ...common,
+        '--warmup',
+        '0',
+        '--repeats',
+        reps(e.repeats),
+      ],
       { rounds: 1, peer: false },
     );
     if (r.L.skipped) break;

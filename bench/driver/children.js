@@ -22,9 +22,7 @@ function childEnv(o) {
 /** Runs one measurement child; returns its JSON record, or { error } when it failed. */
 function runChild(side, args, o) {
   const [cmd, argv] =
-    side === 'peer'
-      ? [o.python, [path.join(BENCH, 'peer', 'bench_peer.py'), ...args]]
-      : [process.execPath, [path.join(BENCH, 'liverseg_case.js'), ...args]];
+    side === 'peer' ? [o.python, [path.join(BENCH, 'peer', 'bench_peer.py'), ...args]] : [process.execPath, [path.join(BENCH, 'liverseg_case.js'), ...args]];
   const t0 = Date.now();
   const r = spawnSync(cmd, argv, {
     encoding: 'utf8',
@@ -34,7 +32,10 @@ function runChild(side, args, o) {
     cwd: ROOT,
   });
   const wall = (Date.now() - t0) / 1000;
-  const lines = (r.stdout || '').trim().split('\n').filter((l) => l.startsWith('{'));
+  const lines = (r.stdout || '')
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'));
   if (r.status === 0 && lines.length) {
     const rec = JSON.parse(lines[lines.length - 1]);
     rec.process_wall_s = Math.round(wall * 10) / 10;

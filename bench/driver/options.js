@@ -36,7 +36,10 @@ function parseArgs(argv, helpFile) {
         o.quick = true;
         break;
       case '--cases':
-        o.cases = value().split(',').map((s) => s.trim()).filter(Boolean);
+        o.cases = value()
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
         break;
       case '--threads':
         o.threads = Number(value());
@@ -74,7 +77,13 @@ function parseArgs(argv, helpFile) {
       }
       case '-h':
       case '--help':
-        process.stdout.write(fs.readFileSync(helpFile, 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n/, '').replace(/^ \* ?/gm, ''));
+        process.stdout.write(
+          fs
+            .readFileSync(helpFile, 'utf8')
+            .split('*/')[0]
+            .replace(/^#!.*\n\/\*\*\n/, '')
+            .replace(/^ \* ?/gm, ''),
+        );
         process.exit(0);
         break;
       default:
@@ -103,20 +112,36 @@ function plan(quick) {
       adam: [[32, 2]],
       nifti: { shape: [256, 256, 40], repeats: 2 },
       segment: { slices: 32, inPlane: 256, window: 64, repeats: 1 },
-      scaling: [[32, 2], [48, 2], [64, 2]],
+      scaling: [
+        [32, 2],
+        [48, 2],
+        [64, 2],
+      ],
       scalingPeer: true,
       e2e: { slices: [16, 32], inPlane: 256, window: 64, repeats: 1 },
     };
   }
   return {
     rounds: 2,
-    forward: [[96, 3], [128, 3]],
-    train: [[64, 3], [96, 2]],
+    forward: [
+      [96, 3],
+      [128, 3],
+    ],
+    train: [
+      [64, 3],
+      [96, 2],
+    ],
     adam: [[64, 3]],
     nifti: { shape: [512, 512, 200], repeats: 3 },
     segment: { slices: 200, inPlane: 512, window: 128, repeats: 2 },
     // One round each; 96 and 128 come from the forward case.
-    scaling: [[64, 3], [96, 3], [128, 3], [160, 2], [192, 2]],
+    scaling: [
+      [64, 3],
+      [96, 3],
+      [128, 3],
+      [160, 2],
+      [192, 2],
+    ],
     scalingPeer: true,
     e2e: { slices: [50, 100, 200, 300], inPlane: 512, window: 128, repeats: 2 },
   };

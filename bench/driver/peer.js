@@ -3,7 +3,8 @@
 const { log } = require('./common');
 const { sh } = require('./children');
 
-const PEER_CHECK = 'import json, torch, nibabel, numpy; print(json.dumps({"torch": torch.__version__, "nibabel": nibabel.__version__, "numpy": numpy.__version__}))';
+const PEER_CHECK =
+  'import json, torch, nibabel, numpy; print(json.dumps({"torch": torch.__version__, "nibabel": nibabel.__version__, "numpy": numpy.__version__}))';
 
 /**
  * Makes sure the peer runs: Debian's python3-torch (PyTorch 1.13.1 over the same LibTorch as the

@@ -48,7 +48,8 @@ function readJsonLines(file) {
 
 const fmtS = (x) => (x == null ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
 const fmtMiB = (x) => (x == null ? '–' : `${Math.round(x)}`);
-const spread = (r) => (r && r.median_s != null ? `${fmtS(r.median_s)} (${fmtS(r.min_s)}–${fmtS(r.max_s)})` : r && r.skipped ? 'skipped' : r && r.error ? 'failed' : '–');
+const spread = (r) =>
+  r && r.median_s != null ? `${fmtS(r.median_s)} (${fmtS(r.min_s)}–${fmtS(r.max_s)})` : r && r.skipped ? 'skipped' : r && r.error ? 'failed' : '–';
 const ratioCell = (x) => (x == null ? '–' : x.toFixed(2));
 
 function caseLabel(meta) {
@@ -70,14 +71,22 @@ function renderMarkdown(suite, m) {
   L.push(`| OS | ${m.os}, Linux ${m.kernel} |`);
   L.push(`| liverseg | LibTorch ${m.libtorch} (oneDNN ${m.mkldnn ? 'on' : 'off'}), Node ${m.node}${m.git ? `, commit ${m.git}` : ''} |`);
   L.push(`| Peer | ${peerDesc}, ${m.python || ''} |`);
-  L.push(`| Threads | ${m.threads} intra-op threads on both sides (OMP_NUM_THREADS=${m.threads})${m.env ? `; extra environment ${Object.entries(m.env).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''} |`);
+  L.push(
+    `| Threads | ${m.threads} intra-op threads on both sides (OMP_NUM_THREADS=${m.threads})${
+      m.env
+        ? `; extra environment ${Object.entries(m.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`
+        : ''
+    } |`,
+  );
   L.push(`| Load average | ${m.loadavg_start.join(' / ')} at the start, ${(m.loadavg_end || []).join(' / ')} at the end (1/5/15 min) |`);
   L.push(`| Command | \`${m.command}\` (also \`npm run bench\`), ${Math.round(m.duration_s / 60)} min |`);
   L.push('');
   L.push(
     'Times are seconds per run: median (min–max) over all timed runs after a warm-up in each process. ' +
       'Side-by-side cases run in rounds, each side in a fresh process, alternating (liverseg, peer, peer, liverseg). ' +
-      'Ratio = liverseg / peer (below 1: liverseg is faster or smaller). Peak RSS is each process\'s `ru_maxrss`, ' +
+      "Ratio = liverseg / peer (below 1: liverseg is faster or smaller). Peak RSS is each process's `ru_maxrss`, " +
       'runtime included (Node + V8 + LibTorch vs Python + PyTorch); "added" is the peak minus the resident size just before the first run. ' +
       'Inputs: batch 1, one channel, random normal images, a centred ball as the label; the default network (channels 16–256, residual blocks, 5.998 M parameters).',
   );
@@ -159,9 +168,14 @@ function renderMarkdown(suite, m) {
     for (const e of segOk) {
       const st = stageNames.map((s) => fmtS(e.L.stages_s ? e.L.stages_s[s] : null));
       const roi = e.L.roi_size ? `${e.L.roi_size.join('×')} (${e.L.fine_windows})` : '–';
-      L.push(`| ${e.meta.shape.join('×')} | ${spread(e.L)} | ${st.join(' | ')}${st.length ? ' | ' : ''}${roi} | ${fmtMiB(e.L.peak_rss_mib)} | ${e.L.times_s.length} |`);
+      L.push(
+        `| ${e.meta.shape.join('×')} | ${spread(e.L)} | ${st.join(' | ')}${st.length ? ' | ' : ''}${roi} | ${fmtMiB(e.L.peak_rss_mib)} | ${e.L.times_s.length} |`,
+      );
     }
-    L.push('', 'Stages: load = file read and decode; coarse = resize to the coarse size, coarse forward, largest component, ROI; fine = sliding windows over the ROI, pasted into a full-size mask; post = largest component, original orientation restored; save = mask written as .nii.gz.');
+    L.push(
+      '',
+      'Stages: load = file read and decode; coarse = resize to the coarse size, coarse forward, largest component, ROI; fine = sliding windows over the ROI, pasted into a full-size mask; post = largest component, original orientation restored; save = mask written as .nii.gz.',
+    );
     if (segOk[0].L.model) L.push('', `Model: ${segOk[0].L.model}.`);
     L.push('');
   }

@@ -40,7 +40,10 @@ function merge(records, meta) {
     base_rss_mib: minOf(ok.map((r) => r.base_rss_mib)),
     peak_gpu_mib: maxOf(ok.map((r) => r.peak_gpu_mib)),
     processes: ok.length,
-    process_wall_s: round(ok.reduce((s, r) => s + (r.process_wall_s || 0), 0), 1),
+    process_wall_s: round(
+      ok.reduce((s, r) => s + (r.process_wall_s || 0), 0),
+      1,
+    ),
     ...(first.losses ? { first_losses: first.losses.slice(0, 4) } : {}),
     ...(records.some((r) => r.error) ? { errors: records.filter((r) => r.error).map((r) => r.error) } : {}),
   };
@@ -53,8 +56,8 @@ function compare(meta, L, P) {
   return {
     kind: 'comparison',
     ...meta,
-    liverseg_median_s: L ? L.median_s ?? null : null,
-    peer_median_s: P ? P.median_s ?? null : null,
+    liverseg_median_s: L ? (L.median_s ?? null) : null,
+    peer_median_s: P ? (P.median_s ?? null) : null,
     ratio_time: ratio(L && L.median_s, P && P.median_s),
     speedup: ratio(P && P.median_s, L && L.median_s),
     ratio_peak_rss: ratio(L && L.peak_rss_mib, P && P.peak_rss_mib),

@@ -4,15 +4,7 @@
  */
 import { invalidArg, describeValue } from './errors';
 
-export type VoxelArray =
-  | Uint8Array
-  | Int8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array;
+export type VoxelArray = Uint8Array | Int8Array | Int16Array | Uint16Array | Int32Array | Uint32Array | Float32Array | Float64Array;
 
 export type Vec3 = [number, number, number];
 
@@ -63,7 +55,15 @@ export interface DicomSliceInfo {
 export interface DicomDescription {
   patient: { name: string; id: string; birthDate: string; sex: string };
   study: { instanceUid: string; date: string; time: string; id: string; accessionNumber: string; description: string; referringPhysicianName: string };
-  series: { instanceUid: string; number: string; description: string; modality: string; frameOfReferenceUid: string; manufacturer: string; bodyPartExamined: string };
+  series: {
+    instanceUid: string;
+    number: string;
+    description: string;
+    modality: string;
+    frameOfReferenceUid: string;
+    manufacturer: string;
+    bodyPartExamined: string;
+  };
   /** The transfer syntax UIDs the slices were stored in. */
   transferSyntaxUids: string[];
   rows: number;
@@ -124,44 +124,61 @@ export function assertVolume(v: unknown, name = 'volume'): asserts v is Volume {
   }
   const n = voxelCount(vol.shape);
   if ((vol.data as VoxelArray).length !== n) {
-    throw invalidArg(
-      `${name}.data`,
-      `has ${(vol.data as VoxelArray).length} elements but shape ${describeValue(vol.shape)} needs ${n}`,
-      'ERR_SHAPE_MISMATCH',
-    );
+    throw invalidArg(`${name}.data`, `has ${(vol.data as VoxelArray).length} elements but shape ${describeValue(vol.shape)} needs ${n}`, 'ERR_SHAPE_MISMATCH');
   }
   if (!Array.isArray(vol.spacing) || vol.spacing.length !== 3 || !vol.spacing.every((s) => Number.isFinite(s) && s > 0)) {
     throw invalidArg(`${name}.spacing`, `expected 3 positive numbers, got ${describeValue(vol.spacing)}`);
   }
-  if (
-    !Array.isArray(vol.affine) ||
-    vol.affine.length !== 4 ||
-    !vol.affine.every((r) => Array.isArray(r) && r.length === 4 && r.every(Number.isFinite))
-  ) {
+  if (!Array.isArray(vol.affine) || vol.affine.length !== 4 || !vol.affine.every((r) => Array.isArray(r) && r.length === 4 && r.every(Number.isFinite))) {
     throw invalidArg(`${name}.affine`, 'expected a 4x4 array of finite numbers');
   }
   if (vol.header !== undefined) assertNiftiGeometry(vol.header, `${name}.header`);
 }
 
 /** The element types a Volume's data may have, by constructor name. */
-export const VOXEL_ARRAY_TYPES: readonly string[] = ['Uint8Array', 'Int8Array', 'Int16Array', 'Uint16Array', 'Int32Array', 'Uint32Array', 'Float32Array', 'Float64Array'];
+export const VOXEL_ARRAY_TYPES: readonly string[] = [
+  'Uint8Array',
+  'Int8Array',
+  'Int16Array',
+  'Uint16Array',
+  'Int32Array',
+  'Uint32Array',
+  'Float32Array',
+  'Float64Array',
+];
 
-const GEOMETRY_NUMBERS = ['qformCode', 'sformCode', 'quaternB', 'quaternC', 'quaternD', 'qoffsetX', 'qoffsetY', 'qoffsetZ', 'xyztUnits', 'datatype', 'sclSlope', 'sclInter'] as const;
+const GEOMETRY_NUMBERS = [
+  'qformCode',
+  'sformCode',
+  'quaternB',
+  'quaternC',
+  'quaternD',
+  'qoffsetX',
+  'qoffsetY',
+  'qoffsetZ',
+  'xyztUnits',
+  'datatype',
+  'sclSlope',
+  'sclInter',
+] as const;
 const GEOMETRY_ROWS = ['srowX', 'srowY', 'srowZ'] as const;
 
 /** Checks a header has every NiftiGeometry field with its type, naming the first that is wrong. */
 export function assertNiftiGeometry(h: unknown, name = 'header'): asserts h is NiftiGeometry {
-  if (h === null || typeof h !== 'object' || Array.isArray(h)) throw invalidArg(name, `expected a NIfTI geometry object (or no header), got ${describeValue(h)}`);
+  if (h === null || typeof h !== 'object' || Array.isArray(h))
+    throw invalidArg(name, `expected a NIfTI geometry object (or no header), got ${describeValue(h)}`);
   const g = h as Record<string, unknown>;
   if (g.version !== 1 && g.version !== 2) throw invalidArg(`${name}.version`, `expected 1 or 2, got ${describeValue(g.version)}`);
   for (const k of ['dims', 'pixdim'] as const) {
     const v = g[k];
-    if (!Array.isArray(v) || v.length !== 8 || !v.every((x) => typeof x === 'number')) throw invalidArg(`${name}.${k}`, `expected 8 numbers, got ${describeValue(v)}`);
+    if (!Array.isArray(v) || v.length !== 8 || !v.every((x) => typeof x === 'number'))
+      throw invalidArg(`${name}.${k}`, `expected 8 numbers, got ${describeValue(v)}`);
   }
   for (const k of GEOMETRY_NUMBERS) if (typeof g[k] !== 'number') throw invalidArg(`${name}.${k}`, `expected a number, got ${describeValue(g[k])}`);
   for (const k of GEOMETRY_ROWS) {
     const v = g[k];
-    if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => typeof x === 'number')) throw invalidArg(`${name}.${k}`, `expected 4 numbers, got ${describeValue(v)}`);
+    if (!Array.isArray(v) || v.length !== 4 || !v.every((x) => typeof x === 'number'))
+      throw invalidArg(`${name}.${k}`, `expected 4 numbers, got ${describeValue(v)}`);
   }
   if (typeof g.description !== 'string') throw invalidArg(`${name}.description`, `expected a string, got ${describeValue(g.description)}`);
 }

@@ -23,7 +23,22 @@ function agreement(a: ArrayLike<number>, b: ArrayLike<number>): number {
 import { TrainedPipeline, trainedPipeline } from '../helpers/trained-pipeline';
 
 const CT = path.join(__dirname, '..', 'fixtures', 'ct-sample', 'imagesTr', 'ct_sample.nii.gz');
-const GEOMETRY_KEYS = ['dims', 'pixdim', 'qformCode', 'sformCode', 'quaternB', 'quaternC', 'quaternD', 'qoffsetX', 'qoffsetY', 'qoffsetZ', 'srowX', 'srowY', 'srowZ', 'xyztUnits'] as const;
+const GEOMETRY_KEYS = [
+  'dims',
+  'pixdim',
+  'qformCode',
+  'sformCode',
+  'quaternB',
+  'quaternC',
+  'quaternD',
+  'qoffsetX',
+  'qoffsetY',
+  'qoffsetZ',
+  'srowX',
+  'srowY',
+  'srowZ',
+  'xyztUnits',
+] as const;
 
 async function cases(folder: string): Promise<Array<{ image: string; label: string }>> {
   const ds = JSON.parse(await fsp.readFile(path.join(folder, 'dataset.json'), 'utf8')) as { training: { image: string; label: string }[] };
@@ -68,16 +83,31 @@ describe('segment(): coarse-to-fine liver segmentation', () => {
     const out = path.join(tmp, 'cli-out');
     const r = spawnSync(
       process.execPath,
-      [path.join(__dirname, '..', '..', 'lib', 'cli', 'segment.js'), '-m', tp.pipeline, path.join(tp.unseen, 'imagesTr'), '-o', out, '--labels', path.join(tp.unseen, 'labelsTr'), '--device', testDevice],
+      [
+        path.join(__dirname, '..', '..', 'lib', 'cli', 'segment.js'),
+        '-m',
+        tp.pipeline,
+        path.join(tp.unseen, 'imagesTr'),
+        '-o',
+        out,
+        '--labels',
+        path.join(tp.unseen, 'labelsTr'),
+        '--device',
+        testDevice,
+      ],
       { encoding: 'utf8' },
     );
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/\[1\/3\].*Dice 0\.\d+/);
     expect(r.stdout).toMatch(/mean Dice over 3 case\(s\): 0\.\d+/);
     expect((await fsp.readdir(out)).length).toBe(3);
-    const bad = spawnSync(process.execPath, [path.join(__dirname, '..', '..', 'lib', 'cli', 'segment.js'), '-m', path.join(tmp, 'none.json'), CT, '-o', path.join(tmp, 'x.nii.gz')], {
-      encoding: 'utf8',
-    });
+    const bad = spawnSync(
+      process.execPath,
+      [path.join(__dirname, '..', '..', 'lib', 'cli', 'segment.js'), '-m', path.join(tmp, 'none.json'), CT, '-o', path.join(tmp, 'x.nii.gz')],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toMatch(/ERR_FILE_NOT_FOUND/);
@@ -134,17 +164,40 @@ describe('segment(): coarse-to-fine liver segmentation', () => {
 
   it('runs a one-stage model (sliding windows over the whole volume), padding volumes smaller than a window', async () => {
     const fine = (await readPipeline(tp.pipeline)).finePath;
-    const small: Volume<Int16Array> = { data: new Int16Array(20 * 24 * 12).fill(40), shape: [20, 24, 12], spacing: [1, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
+    const small: Volume<Int16Array> = {
+      data: new Int16Array(20 * 24 * 12).fill(40),
+      shape: [20, 24, 12],
+      spacing: [1, 1, 1],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
     const m = await segment(small, { model: fine, device: testDevice });
     expect(m.shape).toEqual([20, 24, 12]);
     expect(m.data.length).toBe(20 * 24 * 12);
   });
 
   it('rejects bad input with codes: a 2D image, non-volumes, a mismatched pipeline, a corrupt bundle', async () => {
-    const flat: Volume<Int16Array> = { data: new Int16Array(64 * 64), shape: [64, 64, 1], spacing: [1, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
+    const flat: Volume<Int16Array> = {
+      data: new Int16Array(64 * 64),
+      shape: [64, 64, 1],
+      spacing: [1, 1, 1],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
     await expect(segment(flat, { model: tp.pipeline })).rejects.toMatchObject({ code: 'ERR_SHAPE_MISMATCH' });
     await expect(segment({ data: new Int16Array(5), shape: [2, 2, 2] } as never, { model: tp.pipeline })).rejects.toBeInstanceOf(LiversegError);
-    await expect(segment(CT, { model: tp.pipeline, overlap: 1.5 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('overlap') });
+    await expect(segment(CT, { model: tp.pipeline, overlap: 1.5 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining('overlap'),
+    });
 
     const p = await readPipeline(tp.pipeline);
     // a pipeline whose "coarse" model is the fine one

@@ -57,7 +57,9 @@ describe('training: resume, interruption and configuration checks', () => {
     expect(b.state.epoch).toBe(4);
     expect(b.weights.map((t) => t.name)).toEqual(a.weights.map((t) => t.name));
     const same = (x: typeof a.weights, y: typeof a.weights) =>
-      x.every((t, i) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(y[i].data.buffer, y[i].data.byteOffset, y[i].data.byteLength)));
+      x.every((t, i) =>
+        Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(y[i].data.buffer, y[i].data.byteOffset, y[i].data.byteLength)),
+      );
     if (onCpu) {
       // bit-identical on the CPU (CUDA kernels may reorder sums)
       expect(same(a.weights, b.weights)).toBe(true);
@@ -78,7 +80,25 @@ describe('training: resume, interruption and configuration checks', () => {
   it('SIGINT to liverseg-train leaves a loadable last checkpoint and a loadable best bundle', async () => {
     const out = path.join(dir, 'sigint');
     const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'train.js');
-    const args = [cli, '--stage', 'coarse', '--data', data, '--output', out, '--epochs', '50', '--channels', '4,8', '--coarse-size', '24,24,16', '--val-interval', '1', '--device', testDevice];
+    const args = [
+      cli,
+      '--stage',
+      'coarse',
+      '--data',
+      data,
+      '--output',
+      out,
+      '--epochs',
+      '50',
+      '--channels',
+      '4,8',
+      '--coarse-size',
+      '24,24,16',
+      '--val-interval',
+      '1',
+      '--device',
+      testDevice,
+    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
     let stderr = '';
     let stdout = '';

@@ -49,7 +49,21 @@ describe('two-stage training on phantoms (real learning, CPU-sized)', () => {
 
   it("has defaults equal to the report's recipe and a schema listing every field", () => {
     const d = defaultTrainConfig();
-    expect(d).toMatchObject({ channels: [16, 32, 64, 128, 256], block: 'residual', optimizer: 'novograd', lr: 0.008, scheduler: 'cosine-restarts', t0: 5, tMult: 3, patchSize: [128, 128, 128], cropsPerVolume: 4, batchSize: 1, margin: 30, aMin: -300, aMax: 300 });
+    expect(d).toMatchObject({
+      channels: [16, 32, 64, 128, 256],
+      block: 'residual',
+      optimizer: 'novograd',
+      lr: 0.008,
+      scheduler: 'cosine-restarts',
+      t0: 5,
+      tMult: 3,
+      patchSize: [128, 128, 128],
+      cropsPerVolume: 4,
+      batchSize: 1,
+      margin: 30,
+      aMin: -300,
+      aMax: 300,
+    });
     const schema = trainConfigSchema() as { properties: Record<string, unknown>; additionalProperties: boolean };
     expect(schema.additionalProperties).toBe(false);
     for (const k of Object.keys(TRAIN_FIELDS)) expect(schema.properties[k]).toBeDefined();

@@ -56,7 +56,10 @@ export async function trainedPipeline(): Promise<TrainedPipeline> {
   await writePhantomDataset(data, { count: 14, shape: PHANTOM_SHAPE, seed: 1 });
   await writePhantomDataset(unseen, { count: 3, shape: PHANTOM_SHAPE, seed: 777 });
   const t0 = Date.now();
-  const result = await train({ ...TRAIN_SETTINGS, data, output: path.join(root, 'run'), device: testDevice }, { progress: createProgress(process.stderr, true) });
+  const result = await train(
+    { ...TRAIN_SETTINGS, data, output: path.join(root, 'run'), device: testDevice },
+    { progress: createProgress(process.stderr, true) },
+  );
   const summary: TrainedPipeline = {
     root,
     pipeline: result.pipeline!,

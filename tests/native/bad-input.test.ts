@@ -177,7 +177,10 @@ describe('bad input is a coded error', () => {
     it.each([
       ['a coarse input of 4096^3', { inputSize: [4096, 4096, 4096] }],
       // 7 levels of 4096 channels: about 64 GiB of float32 weights, past any machine this runs on.
-      ['64 GiB of parameters', { config: { inChannels: 1, outChannels: 1, channels: [4096, 4096, 4096, 4096, 4096, 4096, 4096], block: 'residual', dropout: 0 } }],
+      [
+        '64 GiB of parameters',
+        { config: { inChannels: 1, outChannels: 1, channels: [4096, 4096, 4096, 4096, 4096, 4096, 4096], block: 'residual', dropout: 0 } },
+      ],
     ])('a 1 KB bundle asking for %s is refused from its size estimate', async (_what, patch) => {
       const bundle = JSON.parse(await fsp.readFile(path.join(dir, 'coarse.json'), 'utf8'));
       const file = path.join(dir, 'huge.json');

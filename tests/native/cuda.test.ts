@@ -34,7 +34,8 @@ describe('sliding-window accumulation', () => {
     const x = { data: randomFloats(40 * 40 * 24, 5), shape: [1, 1, 40, 40, 24] as [number, number, number, number, number] };
     const a = (await gpu.forward(x)).data;
     const b = (await cpu.forward(x)).data;
-    let num = 0, den = 0;
+    let num = 0,
+      den = 0;
     for (let i = 0; i < a.length; i++) {
       num += (a[i] - b[i]) ** 2;
       den += b[i] ** 2;

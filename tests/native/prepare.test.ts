@@ -18,7 +18,11 @@ describe('liverseg-prepare', () => {
 
   it('writes resized and foreground MSD folders; the recorded box maps each crop back exactly', async () => {
     const events: string[] = [];
-    const r = await prepareDatasets(path.join(dir, 'data'), path.join(dir, 'out'), { coarseSize: [32, 32, 16], margin: 4, onCase: (e) => events.push(e.status) });
+    const r = await prepareDatasets(path.join(dir, 'data'), path.join(dir, 'out'), {
+      coarseSize: [32, 32, 16],
+      margin: 4,
+      onCase: (e) => events.push(e.status),
+    });
     expect(r).toMatchObject({ done: 3, skipped: 0, failed: [] });
     expect(events).toEqual(['done', 'done', 'done']);
     const resized = JSON.parse(await fsp.readFile(path.join(r.resized!, 'dataset.json'), 'utf8'));
@@ -55,7 +59,9 @@ describe('liverseg-prepare', () => {
     const bad = path.join(copy, ds.training[1].label);
     await fsp.writeFile(bad, (await fsp.readFile(bad)).subarray(0, 100));
     const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'prepare.js');
-    const res = spawnSync(process.execPath, [cli, '--data', copy, '--out', path.join(dir, 'out2'), '--coarse-size', '32,32,16', '--margin', '4'], { encoding: 'utf8' });
+    const res = spawnSync(process.execPath, [cli, '--data', copy, '--out', path.join(dir, 'out2'), '--coarse-size', '32,32,16', '--margin', '4'], {
+      encoding: 'utf8',
+    });
     expect(res.status).toBe(1);
     expect(res.stdout).toMatch(/2 written, 0 skipped, 1 failed/);
     expect(res.stderr).toContain(path.basename(bad, '.nii.gz'));

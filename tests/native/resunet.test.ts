@@ -31,8 +31,7 @@ describe('ResUNet3D', () => {
     const conv = (i: number, o: number, k: number) => i * o * k ** 3 + o;
     const res = (i: number, o: number) => conv(i, o, 3) + conv(o, o, 3) + conv(i, o, 1) + 6 * o;
     const expected =
-      res(1, 16) + res(16, 32) + res(32, 64) + res(64, 128) + res(128, 256) +
-      res(384, 128) + res(192, 64) + res(96, 32) + res(48, 16) + conv(16, 1, 1);
+      res(1, 16) + res(16, 32) + res(32, 64) + res(64, 128) + res(128, 256) + res(384, 128) + res(192, 64) + res(96, 32) + res(48, 16) + conv(16, 1, 1);
     const net = await ResUNet.create({ device: testDevice });
     expect(net.parameterCount).toBe(expected);
   });
@@ -46,7 +45,9 @@ describe('ResUNet3D', () => {
     expect(Buffer.from(yb0.data.buffer).equals(Buffer.from(ya.data.buffer))).toBe(false);
     await b.setWeights(await a.getWeights());
     const yb = await b.forward(x);
-    expect(Buffer.from(yb.data.buffer, yb.data.byteOffset, yb.data.byteLength).equals(Buffer.from(ya.data.buffer, ya.data.byteOffset, ya.data.byteLength))).toBe(true);
+    expect(
+      Buffer.from(yb.data.buffer, yb.data.byteOffset, yb.data.byteLength).equals(Buffer.from(ya.data.buffer, ya.data.byteOffset, ya.data.byteLength)),
+    ).toBe(true);
   });
 
   it('overfits one 32^3 sphere to Dice > 0.9 within 40 steps', async () => {

@@ -208,7 +208,14 @@ describe('DataLoader, worker threads', () => {
   });
 
   test('transforms that cannot be described for workers are refused up front', () => {
-    const odd: Transform = { name: 'Odd', random: true, apply: (s) => s, toSpec: () => { throw new Error('no spec'); } };
+    const odd: Transform = {
+      name: 'Odd',
+      random: true,
+      apply: (s) => s,
+      toSpec: () => {
+        throw new Error('no spec');
+      },
+    };
     expect(() => new DataLoader(new Dataset(memCases(1, [8, 8, 8]), [odd]), { numWorkers: 1 })).toThrow(/cannot be described/);
   });
 });

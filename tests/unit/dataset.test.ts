@@ -29,7 +29,10 @@ async function writeCase(root: string, name: string, image: Volume, label: Volum
 }
 
 function writeJson(root: string, training: unknown[], extra: Record<string, unknown> = {}): void {
-  fs.writeFileSync(path.join(root, 'dataset.json'), JSON.stringify({ name: 'test', labels: { '0': 'background', '1': 'liver', '2': 'cancer' }, modality: { '0': 'CT' }, training, test: [], ...extra }));
+  fs.writeFileSync(
+    path.join(root, 'dataset.json'),
+    JSON.stringify({ name: 'test', labels: { '0': 'background', '1': 'liver', '2': 'cancer' }, modality: { '0': 'CT' }, training, test: [], ...extra }),
+  );
 }
 
 /** Counts its calls; random or not as asked. */
@@ -51,7 +54,10 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(dir, 'imagesTr'));
   fs.mkdirSync(path.join(dir, 'labelsTr'));
   for (let n = 0; n < 4; n++) await writeCase(dir, `case_${n}`, ct([6, 5, 4], n), mask([6, 5, 4]));
-  writeJson(dir, [0, 1, 2, 3].map((n) => ({ image: n % 2 ? `imagesTr/case_${n}.nii.gz` : `./imagesTr/case_${n}.nii.gz`, label: `./labelsTr/case_${n}.nii.gz` })));
+  writeJson(
+    dir,
+    [0, 1, 2, 3].map((n) => ({ image: n % 2 ? `imagesTr/case_${n}.nii.gz` : `./imagesTr/case_${n}.nii.gz`, label: `./labelsTr/case_${n}.nii.gz` })),
+  );
 });
 
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -76,7 +82,10 @@ describe('loadMsdDataset', () => {
       fs.mkdirSync(path.join(other, 'imagesTr'));
       fs.mkdirSync(path.join(other, 'labelsTr'));
       await writeCase(other, 'a', ct([4, 4, 4], 0), mask([4, 4, 4]));
-      writeJson(other, [{ image: './imagesTr/a.nii.gz', label: './labelsTr/a.nii.gz' }, { image: './imagesTr/b.nii.gz', label: './labelsTr/b.nii.gz' }]);
+      writeJson(other, [
+        { image: './imagesTr/a.nii.gz', label: './labelsTr/a.nii.gz' },
+        { image: './imagesTr/b.nii.gz', label: './labelsTr/b.nii.gz' },
+      ]);
       const err = await loadMsdDataset(other).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LiversegError);
       expect((err as LiversegError).code).toBe('ERR_DATASET');
@@ -152,7 +161,7 @@ describe('Dataset and CacheDataset', () => {
     expect(s.name).toBe('case_2');
     expect(s.imagePath).toBe(cases[2].image);
     expect(s.image.data).toBeInstanceOf(Float32Array);
-    expect(s.image.data[0]).toBeCloseTo((((22 % 600) - 300) + 300) / 600, 5);
+    expect(s.image.data[0]).toBeCloseTo(((22 % 600) - 300 + 300) / 600, 5);
     expect(s.label!.data).toBeInstanceOf(Uint8Array);
     await expect(ds.get(4)).rejects.toThrow(/index/);
   });
@@ -207,7 +216,10 @@ describe('Dataset and CacheDataset', () => {
       fs.mkdirSync(path.join(bad, 'labelsTr'));
       await writeCase(bad, 'shape', ct([6, 5, 4], 0), mask([6, 5, 3]));
       await writeCase(bad, 'origin', ct([6, 5, 4], 0), mask([6, 5, 4], [0, 0, 10]));
-      writeJson(bad, ['shape', 'origin'].map((n) => ({ image: `./imagesTr/${n}.nii.gz`, label: `./labelsTr/${n}.nii.gz` })));
+      writeJson(
+        bad,
+        ['shape', 'origin'].map((n) => ({ image: `./imagesTr/${n}.nii.gz`, label: `./labelsTr/${n}.nii.gz` })),
+      );
       const msd = await loadMsdDataset(bad);
       const ds = new Dataset(msd.training);
       for (let i = 0; i < 2; i++) {

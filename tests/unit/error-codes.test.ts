@@ -12,7 +12,9 @@ function sources(dir: string): string[] {
 }
 
 describe('error codes', () => {
-  const cppCodes = new Set(sources(path.join(__dirname, '..', '..', 'cpp')).flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/"(ERR_[A-Z0-9_]+)"/g)].map((m) => m[1])));
+  const cppCodes = new Set(
+    sources(path.join(__dirname, '..', '..', 'cpp')).flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/"(ERR_[A-Z0-9_]+)"/g)].map((m) => m[1])),
+  );
 
   it('cpp/ raises only codes in ERROR_CODES', () => {
     expect(cppCodes.size).toBeGreaterThan(3);

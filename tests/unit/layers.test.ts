@@ -22,6 +22,11 @@ describe('the layer order', () => {
   });
 
   it('accepts imports from earlier layers', async () => {
-    expect(await lint('src/ts/inferers/example.ts', "import { boundingBox } from '../geometry/boxes';\nimport { loadModel } from '../bundle/load-model';\nexport const x = [boundingBox, loadModel];\n")).toEqual([]);
+    expect(
+      await lint(
+        'src/ts/inferers/example.ts',
+        "import { boundingBox } from '../geometry/boxes';\nimport { loadModel } from '../bundle/load-model';\nexport const x = [boundingBox, loadModel];\n",
+      ),
+    ).toEqual([]);
   });
 });

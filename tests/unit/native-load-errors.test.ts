@@ -13,7 +13,7 @@ describe('ERR_NATIVE_LOAD messages', () => {
     const e = explainLoadFailure(new Error('libtorch_cpu.so.1.13: cannot open shared object file: No such file or directory'), installed);
     expect(e.code).toBe('ERR_NATIVE_LOAD');
     expect(e.message).toContain('libtorch_cpu.so.1.13 (part of LibTorch) was not found (the addon was built against LibTorch 1.13)');
-    expect(e.message).toContain("apt-get install libtorch-dev");
+    expect(e.message).toContain('apt-get install libtorch-dev');
     expect(e.message).toContain('npx liverseg-build');
     expect(e.message).toContain('npm install-scripts approve liverseg');
     expect(e.message).not.toContain('cannot open shared object file');

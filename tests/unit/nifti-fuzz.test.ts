@@ -100,7 +100,36 @@ const FIELDS: Record<1 | 2, [number, 'i16' | 'i32' | 'i64' | 'f32' | 'f64' | 'u8
   ],
 };
 
-const INTERESTING = [0, -1, 1, 2, 3, 4, 7, 8, 16, 64, 255, 256, 348, 352, 540, 544, 32767, -32768, 2 ** 31 - 1, -(2 ** 31), 2 ** 40, NaN, Infinity, -Infinity, 1e30, -1e-30, 0.5, -0.0];
+const INTERESTING = [
+  0,
+  -1,
+  1,
+  2,
+  3,
+  4,
+  7,
+  8,
+  16,
+  64,
+  255,
+  256,
+  348,
+  352,
+  540,
+  544,
+  32767,
+  -32768,
+  2 ** 31 - 1,
+  -(2 ** 31),
+  2 ** 40,
+  NaN,
+  Infinity,
+  -Infinity,
+  1e30,
+  -1e-30,
+  0.5,
+  -0.0,
+];
 
 function setField(buf: Buffer, off: number, kind: string, v: number, le: boolean): void {
   if (off + 8 > buf.length && kind !== 'u8') return;
@@ -111,7 +140,7 @@ function setField(buf: Buffer, off: number, kind: string, v: number, le: boolean
       if (off < buf.length) dv.setUint8(off, int(v) & 0xff);
       break;
     case 'i16':
-      dv.setInt16(off, int(v) << 16 >> 16, le);
+      dv.setInt16(off, (int(v) << 16) >> 16, le);
       break;
     case 'i32':
       dv.setInt32(off, int(v) | 0, le);

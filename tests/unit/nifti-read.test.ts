@@ -129,7 +129,16 @@ describe('datatypes, byte orders and versions', () => {
     let bytes: Buffer = handNifti(base(version, le, dt), values);
     if (gz) bytes = zlib.gzipSync(bytes);
     const v = await decodeNifti(bytes);
-    const expectedType = { 2: Uint8Array, 256: Int8Array, 4: Int16Array, 512: Uint16Array, 8: Int32Array, 768: Uint32Array, 16: Float32Array, 64: Float64Array }[dt];
+    const expectedType = {
+      2: Uint8Array,
+      256: Int8Array,
+      4: Int16Array,
+      512: Uint16Array,
+      8: Int32Array,
+      768: Uint32Array,
+      16: Float32Array,
+      64: Float64Array,
+    }[dt];
     expect(v.data).toBeInstanceOf(expectedType);
     expect(Array.from(v.data as ArrayLike<number>)).toEqual(values.map((x) => stored(dt, x)));
     expect(v.shape).toEqual([2, 2, 2]);
@@ -362,7 +371,16 @@ describe('errors', () => {
     ['NaN spacing', { pixdim: [1, NaN, 2, 2] }],
     ['zero spacing', { pixdim: [1, 2, 2, 0] }],
     ['vox_offset inside header', { voxOffset: 100 }],
-    ['non-finite sform', { srow: [[Infinity, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]] }],
+    [
+      'non-finite sform',
+      {
+        srow: [
+          [Infinity, 0, 0, 0],
+          [0, 2, 0, 0],
+          [0, 0, 2, 0],
+        ],
+      },
+    ],
   ])('header nonsense (%s) is ERR_NIFTI_HEADER', async (_name, patch) => {
     const h = base(1, true, 4, patch);
     const body = Buffer.alloc(64);

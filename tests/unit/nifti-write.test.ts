@@ -52,7 +52,6 @@ async function rawHeader(p: string) {
   };
 }
 
-
 describe('round trip read -> write -> read', () => {
   const cases: [number, 1 | 2, boolean, string][] = [];
   for (const dt of Object.keys(SAMPLE_VALUES).map(Number)) {
@@ -144,7 +143,17 @@ describe('masks', () => {
   });
 
   test('maskLike checks its input', () => {
-    const ct: Volume = { data: new Int16Array(8), shape: [2, 2, 2], spacing: [1, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
+    const ct: Volume = {
+      data: new Int16Array(8),
+      shape: [2, 2, 2],
+      spacing: [1, 1, 1],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
     expect(() => maskLike(ct, new Uint8Array(7))).toThrow(expect.objectContaining({ code: 'ERR_SHAPE_MISMATCH' }));
     expect(() => maskLike(ct, new Int16Array(8) as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG' }));
   });
@@ -211,7 +220,17 @@ describe('volumes without a header', () => {
   });
 
   test('dimensions beyond 32767 switch to NIfTI-2; forcing NIfTI-1 then fails', async () => {
-    const vol: Volume = { data: new Uint8Array(40000).fill(3), shape: [40000, 1, 1], spacing: [1, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
+    const vol: Volume = {
+      data: new Uint8Array(40000).fill(3),
+      shape: [40000, 1, 1],
+      spacing: [1, 1, 1],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
     const p = tmp('wide.nii');
     await saveVolume(p, vol);
     expect((await rawHeader(p)).sizeofHdr).toBe(540);
@@ -227,7 +246,17 @@ describe('files', () => {
     const rng = new Rng(5);
     const data = new Int16Array(16 * 16 * 8);
     for (let i = 0; i < data.length; i++) data[i] = (i % 50) + rng.int(3);
-    return { data, shape: [16, 16, 8], spacing: [1, 1, 1], affine: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]] };
+    return {
+      data,
+      shape: [16, 16, 8],
+      spacing: [1, 1, 1],
+      affine: [
+        [1, 0, 0, 0],
+        [0, 1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ],
+    };
   };
 
   test('.nii is plain, .nii.gz gzipped; encodeNifti gives the same bytes as the .nii file', async () => {

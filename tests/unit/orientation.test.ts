@@ -73,9 +73,23 @@ const FLIPS = [0, 1, 2, 3, 4, 5, 6, 7].map((m) => [0, 1, 2].map((b) => ((m >> b)
 describe('axcodes', () => {
   test('common layouts', () => {
     expect(axcodes(BASE_AFFINE)).toBe('RAS');
-    expect(axcodes([[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])).toBe('LPS');
+    expect(
+      axcodes([
+        [-1, 0, 0, 0],
+        [0, -1, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ]),
+    ).toBe('LPS');
     // axis 0 runs along +y, axis 1 along -z, axis 2 along +x
-    expect(axcodes([[0, 0, 2, 0], [1, 0, 0, 0], [0, -3, 0, 0], [0, 0, 0, 1]])).toBe('AIR');
+    expect(
+      axcodes([
+        [0, 0, 2, 0],
+        [1, 0, 0, 0],
+        [0, -3, 0, 0],
+        [0, 0, 0, 1],
+      ]),
+    ).toBe('AIR');
   });
 
   test('oblique affines take the closest axes', () => {
@@ -94,7 +108,14 @@ describe('axcodes', () => {
   });
 
   test('a singular affine is ERR_INVALID_ARG', () => {
-    expect(() => axcodes([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]])).toThrow(LiversegError);
+    expect(() =>
+      axcodes([
+        [1, 0, 0, 0],
+        [0, 0, 0, 0],
+        [0, 0, 1, 0],
+        [0, 0, 0, 1],
+      ]),
+    ).toThrow(LiversegError);
   });
 });
 

@@ -109,10 +109,12 @@ describe('makePhantom', () => {
     const k = Math.round((c[2] - a[2][3]) / a[2][2]);
     let s = 0;
     let n = 0;
-    for (let dk = -1; dk <= 1; dk++) for (let dj = -1; dj <= 1; dj++) for (let di = -1; di <= 1; di++) {
-      s += p.image.data[i + di + 96 * (j + dj + 96 * (k + dk))];
-      n++;
-    }
+    for (let dk = -1; dk <= 1; dk++)
+      for (let dj = -1; dj <= 1; dj++)
+        for (let di = -1; di <= 1; di++) {
+          s += p.image.data[i + di + 96 * (j + dj + 96 * (k + dk))];
+          n++;
+        }
     expect(Math.abs(s / n - p.info.hu.spleen)).toBeLessThan(25);
     expect(Math.abs(p.info.hu.spleen - p.info.hu.liver)).toBeLessThanOrEqual(10);
     // Patient right is image left: small i.
@@ -124,14 +126,16 @@ describe('makePhantom', () => {
     const l = p.label.data;
     let liverNeighbours = 0;
     let otherNeighbours = 0;
-    for (let k = 1; k < nk - 1; k++) for (let j = 1; j < nj - 1; j++) for (let i = 1; i < ni - 1; i++) {
-      const n = i + ni * (j + nj * k);
-      if (l[n] !== 2) continue;
-      for (const d of [1, -1, ni, -ni, ni * nj, -ni * nj]) {
-        if (l[n + d] === 1) liverNeighbours++;
-        else if (l[n + d] === 0) otherNeighbours++;
-      }
-    }
+    for (let k = 1; k < nk - 1; k++)
+      for (let j = 1; j < nj - 1; j++)
+        for (let i = 1; i < ni - 1; i++) {
+          const n = i + ni * (j + nj * k);
+          if (l[n] !== 2) continue;
+          for (const d of [1, -1, ni, -ni, ni * nj, -ni * nj]) {
+            if (l[n + d] === 1) liverNeighbours++;
+            else if (l[n + d] === 0) otherNeighbours++;
+          }
+        }
     expect(liverNeighbours).toBeGreaterThan(3 * otherNeighbours);
     for (const t of p.info.tumours) {
       expect(t.hu).toBeGreaterThanOrEqual(20);
@@ -141,10 +145,12 @@ describe('makePhantom', () => {
       if (!idx.every((x, d) => x >= 0 && x < p.label.shape[d])) continue;
       // The voxels around each tumour centre include tumour.
       let found = false;
-      for (let dk = -1; dk <= 1; dk++) for (let dj = -1; dj <= 1; dj++) for (let di = -1; di <= 1; di++) {
-        const q = [idx[0] + di, idx[1] + dj, idx[2] + dk];
-        if (q.every((x, d) => x >= 0 && x < p.label.shape[d]) && l[q[0] + ni * (q[1] + nj * q[2])] === 2) found = true;
-      }
+      for (let dk = -1; dk <= 1; dk++)
+        for (let dj = -1; dj <= 1; dj++)
+          for (let di = -1; di <= 1; di++) {
+            const q = [idx[0] + di, idx[1] + dj, idx[2] + dk];
+            if (q.every((x, d) => x >= 0 && x < p.label.shape[d]) && l[q[0] + ni * (q[1] + nj * q[2])] === 2) found = true;
+          }
       expect(found).toBe(true);
     }
     expect(p.info.tumours).toHaveLength(3);
@@ -155,7 +161,7 @@ describe('makePhantom', () => {
   test('geometry is in millimetres: the same anatomy at different spacings', () => {
     const coarse = makePhantom({ shape: [80, 80, 40], spacing: [5, 5, 7.5], seed: 8, fovShift: [0, 0, 0] });
     const fine = makePhantom({ shape: [160, 160, 100], spacing: [2.5, 2.5, 3], seed: 8, fovShift: [0, 0, 0] });
-    const ml = (q: Phantom) => (labelStats(q, 1).count + labelStats(q, 2).count) * q.info.spacing.reduce((a, b) => a * b, 1) / 1000;
+    const ml = (q: Phantom) => ((labelStats(q, 1).count + labelStats(q, 2).count) * q.info.spacing.reduce((a, b) => a * b, 1)) / 1000;
     expect(ml(coarse)).toBeGreaterThan(800);
     expect(ml(coarse)).toBeLessThan(3000);
     expect(Math.abs(ml(coarse) - ml(fine)) / ml(fine)).toBeLessThan(0.08);
@@ -273,14 +279,16 @@ describe('phantom stages', () => {
     const [ni, nj, nk] = grid.shape;
     let count = 0;
     let mismatches = 0;
-    for (let k = 0, n = 0; k < nk; k++) for (let j = 0; j < nj; j++) for (let i = 0; i < ni; i++, n++) {
-      const x = grid.origin[0] - grid.spacing[0] * i;
-      const y = grid.origin[1] - grid.spacing[1] * j;
-      const z = grid.origin[2] + grid.spacing[2] * k;
-      if (label[n] > 0) count++;
-      if (liverContains(anatomy, x, y, z) !== label[n] > 0) mismatches++;
-      if (label[n] === 1) expect(hu[n]).toBe(Math.fround(anatomy.hu.liver));
-    }
+    for (let k = 0, n = 0; k < nk; k++)
+      for (let j = 0; j < nj; j++)
+        for (let i = 0; i < ni; i++, n++) {
+          const x = grid.origin[0] - grid.spacing[0] * i;
+          const y = grid.origin[1] - grid.spacing[1] * j;
+          const z = grid.origin[2] + grid.spacing[2] * k;
+          if (label[n] > 0) count++;
+          if (liverContains(anatomy, x, y, z) !== label[n] > 0) mismatches++;
+          if (label[n] === 1) expect(hu[n]).toBe(Math.fround(anatomy.hu.liver));
+        }
     expect(count).toBeGreaterThan(500);
     // Same shapes, differently ordered arithmetic: at most a few boundary voxels may differ.
     expect(mismatches).toBeLessThanOrEqual(Math.ceil(count * 0.002));
@@ -293,7 +301,7 @@ describe('phantom stages', () => {
 
   test('imaging without noise or blur leaves the HU unchanged (rounded, clipped to int16 CT range)', () => {
     const shape: [number, number, number] = [5, 4, 3];
-    const hu = Float32Array.from({ length: 60 }, (_, n) => (n === 0 ? -2000 : n === 1 ? 5000 : (n * 37) % 200 - 100 + 0.25));
+    const hu = Float32Array.from({ length: 60 }, (_, n) => (n === 0 ? -2000 : n === 1 ? 5000 : ((n * 37) % 200) - 100 + 0.25));
     const image = formImage(volumeSource(hu, shape), shape, [1, 1, 1], { noiseSigma: 0, blurSigmaMm: 0 }, new Rng(1));
     expect(Array.from(image)).toEqual(Array.from(hu, (v) => Math.min(3071, Math.max(-1024, Math.floor(v + 0.5)))));
     // Blur keeps a uniform image uniform; noise has the requested spread.

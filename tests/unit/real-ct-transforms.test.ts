@@ -46,7 +46,10 @@ function range(v: Volume): [number, number] {
 }
 /** Byte-for-byte equality; jest's deep equality is slow on arrays of this size. */
 function sameData(a: Volume, b: Volume): boolean {
-  return a.data.constructor === b.data.constructor && Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength));
+  return (
+    a.data.constructor === b.data.constructor &&
+    Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength).equals(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength))
+  );
 }
 function labelValues(v: Volume): number[] {
   return [...new Set(v.data)].sort();

@@ -242,7 +242,7 @@ describe('label and image round trips', () => {
     for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs(back.data[i] - data[i]));
     // Trilinear interpolation error is at most sum over axes of h^2/8 * max|f_aa|, with h = 2 voxels
     // and max|f_aa| = peak / sigma^2 for a Gaussian: 3 * 4/8 * 1000/36, about 42 (4% of the peak).
-    expect(worst).toBeLessThan((3 * 4) / 8 * (1000 / 36));
+    expect(worst).toBeLessThan(((3 * 4) / 8) * (1000 / 36));
     expect(worst).toBeGreaterThan(0);
   });
 

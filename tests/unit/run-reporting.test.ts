@@ -3,7 +3,15 @@ import { metricsChartSvg, EpochMetrics } from '../../src/ts/engines/chart';
 import { formatDuration } from '../../src/ts/engines/progress';
 import { epochLine } from '../../src/ts/engines/run-log';
 
-const row = (epoch: number, loss: number, dice: number | null): EpochMetrics => ({ epoch, loss, lr: 0.01, dice, epochSeconds: 2, stepSeconds: 0.5, voxelsPerSecond: 1e5 });
+const row = (epoch: number, loss: number, dice: number | null): EpochMetrics => ({
+  epoch,
+  loss,
+  lr: 0.01,
+  dice,
+  epochSeconds: 2,
+  stepSeconds: 0.5,
+  voxelsPerSecond: 1e5,
+});
 
 describe('formatDuration', () => {
   it.each([

@@ -59,7 +59,9 @@ describe('round trip', () => {
       const b = back.tensors[name];
       expect(b.dtype).toBe(t.dtype);
       expect(b.shape).toEqual(t.shape);
-      expect(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(true);
+      expect(Buffer.from(b.data.buffer, b.data.byteOffset, b.data.byteLength).equals(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength))).toBe(
+        true,
+      );
     }
     expect(back.tensors['conv.weight'].data).toBeInstanceOf(Float32Array);
     expect(Array.from(back.tensors['conv.weight'].data as Float32Array)).toEqual([1.5, -2, 3.25, 0, -0, Math.fround(1e-30)]);
@@ -143,42 +145,61 @@ describe('validation on read', () => {
 
   test.each<[string, () => Buffer]>([
     ['shorter than 8 bytes', () => Buffer.from([1, 2, 3])],
-    ['header length past the end', () => {
-      const b = handFile(ok, f32(2));
-      b.writeBigUInt64LE(10_000n);
-      return b;
-    }],
-    ['absurd header length', () => {
-      const b = handFile(ok, f32(2));
-      b.writeBigUInt64LE(2n ** 63n);
-      return b;
-    }],
+    [
+      'header length past the end',
+      () => {
+        const b = handFile(ok, f32(2));
+        b.writeBigUInt64LE(10_000n);
+        return b;
+      },
+    ],
+    [
+      'absurd header length',
+      () => {
+        const b = handFile(ok, f32(2));
+        b.writeBigUInt64LE(2n ** 63n);
+        return b;
+      },
+    ],
     ['header not JSON', () => handFile('{"w": nope}', f32(2))],
     ['header a JSON array', () => handFile('[1, 2]', f32(2))],
     // Valid JSON apart from one byte that is not UTF-8 (inside a string).
-    ['invalid UTF-8', () => handFile(Buffer.concat([Buffer.from('{"__metadata__":{"a":"'), Buffer.from([0xff]), Buffer.from('"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}')]), f32(2))],
+    [
+      'invalid UTF-8',
+      () =>
+        handFile(
+          Buffer.concat([Buffer.from('{"__metadata__":{"a":"'), Buffer.from([0xff]), Buffer.from('"},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}')]),
+          f32(2),
+        ),
+    ],
     ['unknown dtype', () => handFile({ w: { dtype: 'Q7', shape: [2], data_offsets: [0, 8] } }, f32(2))],
     ['bad shape', () => handFile({ w: { dtype: 'F32', shape: [2.5], data_offsets: [0, 8] } }, f32(2))],
     ['negative offset', () => handFile({ w: { dtype: 'F32', shape: [2], data_offsets: [-8, 0] } }, f32(2))],
     ['reversed offsets', () => handFile({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 0] } }, f32(2))],
     ['offsets out of bounds', () => handFile({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }, f32(2))],
     ['size does not match dtype x shape', () => handFile({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } }, f32(2))],
-    ['overlapping tensors', () =>
-      handFile(
-        {
-          a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-          b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
-        },
-        f32(3),
-      )],
-    ['a gap between tensors', () =>
-      handFile(
-        {
-          a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
-          b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
-        },
-        f32(3),
-      )],
+    [
+      'overlapping tensors',
+      () =>
+        handFile(
+          {
+            a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+            b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] },
+          },
+          f32(3),
+        ),
+    ],
+    [
+      'a gap between tensors',
+      () =>
+        handFile(
+          {
+            a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] },
+            b: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+          },
+          f32(3),
+        ),
+    ],
     ['trailing bytes after the last tensor', () => handFile(ok, f32(3))],
     ['metadata value not a string', () => handFile({ ...ok, __metadata__: { a: 1 } }, f32(2))],
     ['entry not an object', () => handFile({ w: 5 }, f32(2))],

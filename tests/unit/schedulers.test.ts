@@ -21,7 +21,7 @@ describe('CosineAnnealingWarmRestarts', () => {
 
   it('follows the closed form with eta_min', () => {
     const t = cosineRestarts(1, 4, 1, 0.1);
-    expect(t.lrForEpoch(2)).toBeCloseTo(0.1 + 0.9 * (1 + Math.cos(Math.PI / 2)) / 2, 15);
+    expect(t.lrForEpoch(2)).toBeCloseTo(0.1 + (0.9 * (1 + Math.cos(Math.PI / 2))) / 2, 15);
     expect(t.lrForEpoch(6)).toBeCloseTo(t.lrForEpoch(2), 15);
   });
 });

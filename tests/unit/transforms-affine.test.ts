@@ -6,7 +6,11 @@ import { at, fromFn, indexVolume, vol, world } from '../helpers/volumes';
 
 const shape: Vec3 = [7, 7, 5];
 const img = fromFn(shape, (i, j, k) => Math.sin(i) * 10 + j * j - 3 * k, { spacing: [1, 1, 1], origin: [4, 5, 6] });
-const label = vol(new Uint8Array(7 * 7 * 5).map((_, n) => (n * 31) % 3), shape, { origin: [4, 5, 6] });
+const label = vol(
+  new Uint8Array(7 * 7 * 5).map((_, n) => (n * 31) % 3),
+  shape,
+  { origin: [4, 5, 6] },
+);
 
 describe('RandAffine', () => {
   test('identity parameters give the input back exactly (trilinear and nearest), affine unchanged', () => {
@@ -21,12 +25,14 @@ describe('RandAffine', () => {
 
   test('an integer translation shifts voxels and pads with 0', () => {
     const out = applyAffineParams(img, { rotate: [0, 0, 0], scale: [1, 1, 1], translate: [2, 0, -1] });
-    for (let k = 0; k < 5; k++) for (let j = 0; j < 7; j++) for (let i = 0; i < 7; i++) {
-      const si = i + 2;
-      const sk = k - 1;
-      const expected = si < 7 && sk >= 0 ? at(img, si, j, sk) : 0;
-      expect(at(out, i, j, k)).toBeCloseTo(expected, 5);
-    }
+    for (let k = 0; k < 5; k++)
+      for (let j = 0; j < 7; j++)
+        for (let i = 0; i < 7; i++) {
+          const si = i + 2;
+          const sk = k - 1;
+          const expected = si < 7 && sk >= 0 ? at(img, si, j, sk) : 0;
+          expect(at(out, i, j, k)).toBeCloseTo(expected, 5);
+        }
   });
 
   test('a quarter turn about axis 2 equals rot90 (k = 3 in plane 0, 1) on a square grid', () => {
@@ -66,19 +72,23 @@ describe('RandAffine', () => {
       const m = affineVoxelMap(p, v.shape, v.spacing);
       const lin = affineResample(v, m, 'bilinear');
       const near = affineResample(v, m, 'nearest');
-      for (let k = 0; k < nk; k++) for (let j = 0; j < nj; j++) for (let i = 0; i < ni; i++) {
-        const c = [0, 1, 2].map((r) => m[r][0] * i + m[r][1] * j + m[r][2] * k + m[r][3]);
-        const f = c.map(Math.floor);
-        const w = c.map((x, d) => x - f[d]);
-        let ref = 0;
-        for (let dz = 0; dz < 2; dz++) for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-          const wt = (dx ? w[0] : 1 - w[0]) * (dy ? w[1] : 1 - w[1]) * (dz ? w[2] : 1 - w[2]);
-          if (wt > 0) ref += wt * get(f[0] + dx, f[1] + dy, f[2] + dz);
-        }
-        expect(at(lin, i, j, k)).toBeCloseTo(ref, 3);
-        const r = c.map((x) => Math.floor(x + 0.5));
-        expect(at(near, i, j, k)).toBe(get(r[0], r[1], r[2]));
-      }
+      for (let k = 0; k < nk; k++)
+        for (let j = 0; j < nj; j++)
+          for (let i = 0; i < ni; i++) {
+            const c = [0, 1, 2].map((r) => m[r][0] * i + m[r][1] * j + m[r][2] * k + m[r][3]);
+            const f = c.map(Math.floor);
+            const w = c.map((x, d) => x - f[d]);
+            let ref = 0;
+            for (let dz = 0; dz < 2; dz++)
+              for (let dy = 0; dy < 2; dy++)
+                for (let dx = 0; dx < 2; dx++) {
+                  const wt = (dx ? w[0] : 1 - w[0]) * (dy ? w[1] : 1 - w[1]) * (dz ? w[2] : 1 - w[2]);
+                  if (wt > 0) ref += wt * get(f[0] + dx, f[1] + dy, f[2] + dz);
+                }
+            expect(at(lin, i, j, k)).toBeCloseTo(ref, 3);
+            const r = c.map((x) => Math.floor(x + 0.5));
+            expect(at(near, i, j, k)).toBe(get(r[0], r[1], r[2]));
+          }
     }
   });
 

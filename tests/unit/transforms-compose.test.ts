@@ -27,7 +27,7 @@ import { fromFn, vol } from '../helpers/volumes';
 
 function sample(): Sample {
   const shape: Vec3 = [20, 18, 12];
-  const image = fromFn(shape, (i, j, k) => (i - 10) ** 2 + (j - 9) ** 2 < 30 ? 80 + k : -500, { spacing: [0.8, 0.8, 2.5], origin: [-10, 20, -300] });
+  const image = fromFn(shape, (i, j, k) => ((i - 10) ** 2 + (j - 9) ** 2 < 30 ? 80 + k : -500), { spacing: [0.8, 0.8, 2.5], origin: [-10, 20, -300] });
   const l = new Uint8Array(20 * 18 * 12);
   image.data.forEach((v, n) => (l[n] = v > 0 ? (n % 7 === 0 ? 2 : 1) : 0));
   return { image, label: vol(l, shape, { affine: image.affine }), name: 'case' };

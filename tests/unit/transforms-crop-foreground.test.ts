@@ -60,10 +60,12 @@ describe('CropForeground', () => {
       const back = pasteBack(volume, box, shape);
       expect(back.shape).toEqual(shape);
       back.affine.forEach((row, r) => row.forEach((x, c) => expect(x).toBeCloseTo(img.affine[r][c], 9)));
-      for (let k = 0; k < shape[2]; k++) for (let j = 0; j < shape[1]; j++) for (let i = 0; i < shape[0]; i++) {
-        const inside = i >= box.start[0] && i < box.end[0] && j >= box.start[1] && j < box.end[1] && k >= box.start[2] && k < box.end[2];
-        expect(at(back, i, j, k)).toBe(inside ? at(img, i, j, k) : 0);
-      }
+      for (let k = 0; k < shape[2]; k++)
+        for (let j = 0; j < shape[1]; j++)
+          for (let i = 0; i < shape[0]; i++) {
+            const inside = i >= box.start[0] && i < box.end[0] && j >= box.start[1] && j < box.end[1] && k >= box.start[2] && k < box.end[2];
+            expect(at(back, i, j, k)).toBe(inside ? at(img, i, j, k) : 0);
+          }
     }
     // A mask predicted on the crop pasted into the CT's geometry.
     const { volume: lc, box } = cropForeground(l, { margin: 2 });

@@ -84,7 +84,13 @@ describe('RandCropByPosNegLabel', () => {
   });
 
   test('index lists are computed once per label array', () => {
-    const label = labelWith([6, 6, 6], [[2, 2, 2], [3, 3, 3]]);
+    const label = labelWith(
+      [6, 6, 6],
+      [
+        [2, 2, 2],
+        [3, 3, 3],
+      ],
+    );
     const a = posNegIndices(label);
     expect(posNegIndices({ ...label }).fg).toBe(a.fg);
     expect(a.fgCount).toBe(2);
@@ -105,7 +111,11 @@ describe('RandCropByPosNegLabel', () => {
   test('dictionary form: numSamples crops, image and label cut at one box, origin moved, same seed same crops', () => {
     const shape: Vec3 = [12, 10, 8];
     const image = indexVolume(shape, { spacing: [0.5, 0.7, 2], origin: [-3, 4, 100] });
-    const label = labelWith(shape, [[6, 5, 4], [7, 5, 4], [2, 2, 2]]);
+    const label = labelWith(shape, [
+      [6, 5, 4],
+      [7, 5, 4],
+      [2, 2, 2],
+    ]);
     label.affine = image.affine;
     const t = new RandCropByPosNegLabeld({ keys: ['image', 'label'], labelKey: 'label', size: [4, 4, 4], numSamples: 4 });
     const out = t.apply({ image, label, name: 'c' }, new Rng(11));
@@ -118,10 +128,12 @@ describe('RandCropByPosNegLabel', () => {
       const v = s.image.data[0];
       const start = [v % 12, Math.floor(v / 12) % 10, Math.floor(v / 120)];
       expect(world(s.image.affine, 0, 0, 0)).toEqual(world(image.affine, start[0], start[1], start[2]));
-      for (let k = 0; k < 4; k++) for (let j = 0; j < 4; j++) for (let i = 0; i < 4; i++) {
-        expect(at(s.image, i, j, k)).toBe(at(image, start[0] + i, start[1] + j, start[2] + k));
-        expect(at(s.label!, i, j, k)).toBe(at(label, start[0] + i, start[1] + j, start[2] + k));
-      }
+      for (let k = 0; k < 4; k++)
+        for (let j = 0; j < 4; j++)
+          for (let i = 0; i < 4; i++) {
+            expect(at(s.image, i, j, k)).toBe(at(image, start[0] + i, start[1] + j, start[2] + k));
+            expect(at(s.label!, i, j, k)).toBe(at(label, start[0] + i, start[1] + j, start[2] + k));
+          }
     }
     const again = t.apply({ image, label }, new Rng(11)).map((s) => s.image.data[0]);
     expect(again).toEqual(out.map((s) => s.image.data[0]));

@@ -9,11 +9,13 @@ const v = indexVolume(shape, { spacing: [0.5, 1, 2], origin: [10, 20, 30] });
 function sameWorldValues(a: Volume, b: Volume): void {
   // Every voxel of b holds the value a has at the same world position.
   const [ni, nj, nk] = b.shape;
-  for (let k = 0; k < nk; k++) for (let j = 0; j < nj; j++) for (let i = 0; i < ni; i++) {
-    const w = world(b.affine, i, j, k);
-    const src = [0, 1, 2].map((d) => Math.round((w[d] - a.affine[d][3]) / a.affine[d][d]));
-    expect(at(b, i, j, k)).toBe(at(a, src[0], src[1], src[2]));
-  }
+  for (let k = 0; k < nk; k++)
+    for (let j = 0; j < nj; j++)
+      for (let i = 0; i < ni; i++) {
+        const w = world(b.affine, i, j, k);
+        const src = [0, 1, 2].map((d) => Math.round((w[d] - a.affine[d][3]) / a.affine[d][d]));
+        expect(at(b, i, j, k)).toBe(at(a, src[0], src[1], src[2]));
+      }
 }
 
 describe('flip', () => {
@@ -45,7 +47,12 @@ describe('rotate90', () => {
   test('k = 2 flips both axes; k = 3 is the inverse of k = 1; four turns are the identity', () => {
     const r2 = rotate90(v, 2, [1, 2]);
     for (let k = 0; k < 2; k++) for (let j = 0; j < 3; j++) for (let i = 0; i < 4; i++) expect(at(r2, i, j, k)).toBe(at(v, i, 2 - j, 1 - k));
-    for (const axes of [[0, 1], [0, 2], [1, 2], [2, 0]] as [number, number][]) {
+    for (const axes of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+      [2, 0],
+    ] as [number, number][]) {
       const r1 = rotate90(v, 1, axes);
       sameWorldValues(v, r1);
       expect(Array.from(rotate90(r1, 3, axes).data)).toEqual(Array.from(v.data));
@@ -58,7 +65,10 @@ describe('rotate90', () => {
 });
 
 describe('random forms', () => {
-  const label = vol(new Uint8Array(24).map((_, n) => n % 2), shape);
+  const label = vol(
+    new Uint8Array(24).map((_, n) => n % 2),
+    shape,
+  );
 
   test('RandFlipd: one decision for all keys; flip rate follows prob', () => {
     const t = new RandFlipd({ keys: ['image', 'label'], prob: 0.3, spatialAxis: 0 });

@@ -38,7 +38,11 @@ describe('Orientation', () => {
   });
 
   test('dictionary form treats image and label alike', () => {
-    const label = vol(new Uint8Array(60).map((_, n) => n % 2), [5, 4, 3], { affine: lps, spacing: [0.7, 0.7, 3] });
+    const label = vol(
+      new Uint8Array(60).map((_, n) => n % 2),
+      [5, 4, 3],
+      { affine: lps, spacing: [0.7, 0.7, 3] },
+    );
     const s = new Orientationd({ keys: ['image', 'label'] }).apply({ image: v, label });
     expect(s.label!.affine).toEqual(s.image.affine);
     expect(s.label!.data).toBeInstanceOf(Uint8Array);
@@ -50,7 +54,11 @@ describe('Spacing', () => {
   test('resamples to the requested voxel size (via io), linear for images, nearest for labels', () => {
     const shape: Vec3 = [9, 9, 5];
     const image = indexVolume(shape, { spacing: [1, 1, 2] });
-    const label = vol(new Uint8Array(9 * 9 * 5).map((_, n) => n % 3), shape, { spacing: [1, 1, 2] });
+    const label = vol(
+      new Uint8Array(9 * 9 * 5).map((_, n) => n % 3),
+      shape,
+      { spacing: [1, 1, 2] },
+    );
     const s = new Spacingd({ keys: ['image', 'label'], pixdim: [2, 2, 2] }).apply({ image, label });
     expect(s.image.spacing).toEqual([2, 2, 2]);
     expect(s.image.shape).toEqual([5, 5, 5]);

@@ -15,10 +15,12 @@ function referenceArea(src: ArrayLike<number>, shape: Vec3, out: Vec3): number[]
         const [k0, k1] = bin(k, shape[2], out[2]);
         let s = 0;
         let c = 0;
-        for (let z = k0; z < k1; z++) for (let y = j0; y < j1; y++) for (let x = i0; x < i1; x++) {
-          s += src[x + shape[0] * (y + shape[1] * z)];
-          c++;
-        }
+        for (let z = k0; z < k1; z++)
+          for (let y = j0; y < j1; y++)
+            for (let x = i0; x < i1; x++) {
+              s += src[x + shape[0] * (y + shape[1] * z)];
+              c++;
+            }
         res.push(s / c);
       }
   return res;
@@ -75,9 +77,11 @@ describe('Resize, nearest mode', () => {
   test('3D indices per axis', () => {
     const v = fromFn([6, 4, 3], (i, j, k) => i + 10 * j + 100 * k);
     const r = resize(v, { size: [4, 3, 5], mode: 'nearest' });
-    for (let k = 0; k < 5; k++) for (let j = 0; j < 3; j++) for (let i = 0; i < 4; i++) {
-      expect(at(r, i, j, k)).toBe(Math.floor((i * 6) / 4) + 10 * Math.floor((j * 4) / 3) + 100 * Math.floor((k * 3) / 5));
-    }
+    for (let k = 0; k < 5; k++)
+      for (let j = 0; j < 3; j++)
+        for (let i = 0; i < 4; i++) {
+          expect(at(r, i, j, k)).toBe(Math.floor((i * 6) / 4) + 10 * Math.floor((j * 4) / 3) + 100 * Math.floor((k * 3) / 5));
+        }
   });
 });
 
@@ -97,7 +101,10 @@ describe('Resize geometry and dictionary form', () => {
 
   test("defaults to 'area' for images and 'nearest' for labels", () => {
     const image = fromFn([4, 4, 4], (i) => i);
-    const label = vol(new Uint8Array(64).map((_, n) => n % 3), [4, 4, 4]);
+    const label = vol(
+      new Uint8Array(64).map((_, n) => n % 3),
+      [4, 4, 4],
+    );
     const s = new Resized({ keys: ['image', 'label'], size: [2, 2, 2] }).apply({ image, label });
     expect(s.image.data).toBeInstanceOf(Float32Array);
     expect(s.image.data[0]).toBeCloseTo(0.5, 6);

@@ -48,7 +48,11 @@ export async function saveCheckpoint(jsonPath: string, weights: NamedTensor[], o
     written.push(o.name);
   } catch (e) {
     // A full disk half-way: the weights file the JSON does not name yet would only take space.
-    await removeReplaced(dir, written, previous.filter((p): p is string => p !== undefined));
+    await removeReplaced(
+      dir,
+      written,
+      previous.filter((p): p is string => p !== undefined),
+    );
     throw e;
   }
   const file: CheckpointFile = {

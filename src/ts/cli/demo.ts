@@ -24,7 +24,6 @@ const USAGE = `Usage: npm run demo [-- --out DIR] [--retrain] [--epochs N] [--ca
 Makes synthetic CT phantoms, trains a small two-stage (coarse + fine) pipeline on the CPU, and segments
 an unseen phantom and the real CT sample. Reuses a pipeline trained by an earlier run unless --retrain.`;
 
-
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -80,7 +79,8 @@ export async function main(argv: string[]): Promise<number> {
       valInterval: 5,
       device: process.env.LIVERSEG_DEVICE ?? 'auto',
     });
-    for (const s of r.stages) say(`   ${s.stage}: best validation Dice ${s.bestDice?.toFixed(4) ?? 'n/a'} at epoch ${s.bestEpoch} in ${formatDuration(s.seconds)}`);
+    for (const s of r.stages)
+      say(`   ${s.stage}: best validation Dice ${s.bestDice?.toFixed(4) ?? 'n/a'} at epoch ${s.bestEpoch} in ${formatDuration(s.seconds)}`);
   } else say(`2/4 reusing the pipeline trained earlier (${pipelinePath}); --retrain to train again`);
 
   say('3/4 segmenting a phantom the model never saw');
@@ -104,7 +104,9 @@ export async function main(argv: string[]): Promise<number> {
     say(`   Dice ${d2.toFixed(4)} (liver found: ${real.liverFound}) in ${formatDuration(real.timings.total / 1000)}; mask: ${realPath}`);
   } else say('   the CT sample is not in this installation (it ships with the repository); skipped');
   say(`done in ${formatDuration((Date.now() - t0) / 1000)}.`);
-  say('Note: this model was trained for minutes on synthetic phantoms. It demonstrates the pipeline; it is not a clinical model, and its result on real CT says nothing about a properly trained one.');
+  say(
+    'Note: this model was trained for minutes on synthetic phantoms. It demonstrates the pipeline; it is not a clinical model, and its result on real CT says nothing about a properly trained one.',
+  );
   return 0;
 }
 

@@ -45,7 +45,11 @@ export function collate(samples: readonly Sample[], caseIndices: readonly number
   samples.forEach((s, i) => {
     const sh = s.image.shape;
     if (sh[0] !== shape[0] || sh[1] !== shape[1] || sh[2] !== shape[2]) {
-      throw invalidArg('batch', `sample ${i} has shape ${describeValue(sh)} but sample 0 has ${describeValue(shape)}; crop or resize to one size before batching`, 'ERR_SHAPE_MISMATCH');
+      throw invalidArg(
+        'batch',
+        `sample ${i} has shape ${describeValue(sh)} but sample 0 has ${describeValue(shape)}; crop or resize to one size before batching`,
+        'ERR_SHAPE_MISMATCH',
+      );
     }
     if ((s.label !== undefined) !== hasLabel) throw invalidArg('batch', `sample ${i} ${hasLabel ? 'lacks' : 'has'} a label unlike sample 0`);
     if (s.label) {

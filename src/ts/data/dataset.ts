@@ -70,7 +70,8 @@ export class Dataset {
   }
 
   protected checkIndex(i: number): void {
-    if (!Number.isInteger(i) || i < 0 || i >= this.cases.length) throw invalidArg('index', `expected an integer in 0..${this.cases.length - 1}, got ${describeValue(i)}`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.cases.length)
+      throw invalidArg('index', `expected an integer in 0..${this.cases.length - 1}, got ${describeValue(i)}`);
   }
 
   /** The untransformed sample of case i (geometry checked). */

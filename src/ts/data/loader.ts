@@ -173,7 +173,11 @@ export class DataLoader implements AsyncIterable<Batch> {
         try {
           return f();
         } catch (e) {
-          throw new LiversegError('ERR_INVALID_CONFIG', `DataLoader: the ${what} cannot be described for worker threads (${(e as Error).message}); register custom transforms or use numWorkers: 0`, { cause: e });
+          throw new LiversegError(
+            'ERR_INVALID_CONFIG',
+            `DataLoader: the ${what} cannot be described for worker threads (${(e as Error).message}); register custom transforms or use numWorkers: 0`,
+            { cause: e },
+          );
         }
       };
       const modules = options.workerModules ?? [];

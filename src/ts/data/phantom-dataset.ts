@@ -48,7 +48,8 @@ export function phantomCaseSeed(seed: number, index: number): number {
  */
 export async function writePhantomDataset(folder: string, options: PhantomDatasetOptions): Promise<PhantomDatasetResult> {
   if (typeof folder !== 'string' || !folder) throw invalidArg('folder', `expected a folder path, got ${describeValue(folder)}`);
-  if (!options || !Number.isInteger(options.count) || options.count < 1) throw invalidArg('count', `expected a positive integer, got ${describeValue(options?.count)}`);
+  if (!options || !Number.isInteger(options.count) || options.count < 1)
+    throw invalidArg('count', `expected a positive integer, got ${describeValue(options?.count)}`);
   const root = path.resolve(folder);
   try {
     await fsp.mkdir(path.join(root, 'imagesTr'), { recursive: true });

@@ -46,7 +46,8 @@ export function splitCases<T extends { name: string }>(cases: readonly T[], opts
     }
   } else if ('folds' in opts) {
     const { folds, fold } = opts;
-    if (!Number.isInteger(folds) || folds < 2 || folds > n) throw invalidArg('folds', `expected an integer in 2..${n} (the number of cases), got ${describeValue(folds)}`);
+    if (!Number.isInteger(folds) || folds < 2 || folds > n)
+      throw invalidArg('folds', `expected an integer in 2..${n} (the number of cases), got ${describeValue(folds)}`);
     if (!Number.isInteger(fold) || fold < 0 || fold >= folds) throw invalidArg('fold', `expected an integer in 0..${folds - 1}, got ${describeValue(fold)}`);
     const order = shuffledByName(names, opts.seed ?? 0);
     const base = Math.floor(n / folds);

@@ -12,13 +12,22 @@ export interface EpochMetrics {
 function polyline(points: Array<[number, number]>, color: string): string {
   if (points.length === 0) return '';
   const d = points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
-  return `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d}"/>` + points.map(([x, y]) => `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5" fill="${color}"/>`).join('');
+  return (
+    `<polyline fill="none" stroke="${color}" stroke-width="2" points="${d}"/>` +
+    points.map(([x, y]) => `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5" fill="${color}"/>`).join('')
+  );
 }
 
 /** Loss (left axis, 0..max) and Dice (right axis, 0..1) against epoch. */
 export function metricsChartSvg(rows: EpochMetrics[], title: string): string {
-  const w = 720, h = 360, left = 60, right = 60, top = 40, bottom = 50;
-  const pw = w - left - right, ph = h - top - bottom;
+  const w = 720,
+    h = 360,
+    left = 60,
+    right = 60,
+    top = 40,
+    bottom = 50;
+  const pw = w - left - right,
+    ph = h - top - bottom;
   const maxEpoch = Math.max(1, ...rows.map((r) => r.epoch));
   const maxLoss = Math.max(1e-6, ...rows.map((r) => r.loss).filter(Number.isFinite));
   const x = (e: number) => left + (pw * (e - (rows.length > 1 ? 1 : 0))) / Math.max(1, maxEpoch - (rows.length > 1 ? 1 : 0));

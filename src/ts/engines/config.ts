@@ -66,7 +66,12 @@ interface Field {
 }
 
 export const TRAIN_FIELDS: Record<keyof TrainConfig, Field> = {
-  stage: { kind: 'string', default: 'two-stage', enum: ['single', 'coarse', 'fine', 'two-stage'], doc: "What to train: 'single' (patches from full volumes), 'coarse' (whole volumes resized), 'fine' (liver crops), or 'two-stage' (prepare, coarse, fine, pipeline.json)" },
+  stage: {
+    kind: 'string',
+    default: 'two-stage',
+    enum: ['single', 'coarse', 'fine', 'two-stage'],
+    doc: "What to train: 'single' (patches from full volumes), 'coarse' (whole volumes resized), 'fine' (liver crops), or 'two-stage' (prepare, coarse, fine, pipeline.json)",
+  },
   data: { kind: 'string', default: '', doc: 'MSD folder holding dataset.json (required)' },
   output: { kind: 'string', default: 'runs/liverseg', doc: 'Output folder' },
   valRatio: { kind: 'number', default: 0.2, min: 0, max: 0.9, doc: 'Fraction of cases held out for validation (report: 26 of 104)' },
@@ -79,7 +84,12 @@ export const TRAIN_FIELDS: Record<keyof TrainConfig, Field> = {
   optimizer: { kind: 'string', default: 'novograd', enum: ['novograd', 'adam'], doc: 'Optimizer' },
   lr: { kind: 'number', default: 0.008, min: 0, max: 10, doc: 'Base learning rate (report: 0.008 and 0.004)' },
   weightDecay: { kind: 'number', default: 0, min: 0, max: 10, doc: 'Weight decay' },
-  scheduler: { kind: 'string', default: 'cosine-restarts', enum: ['cosine-restarts', 'warmup-cosine', 'constant'], doc: 'Learning-rate schedule, stepped per epoch' },
+  scheduler: {
+    kind: 'string',
+    default: 'cosine-restarts',
+    enum: ['cosine-restarts', 'warmup-cosine', 'constant'],
+    doc: 'Learning-rate schedule, stepped per epoch',
+  },
   t0: { kind: 'integer', default: 5, min: 1, max: 100000, doc: 'cosine-restarts: epochs to the first restart' },
   tMult: { kind: 'integer', default: 3, min: 1, max: 100, doc: 'cosine-restarts: period growth factor' },
   warmupEpochs: { kind: 'integer', default: 5, min: 0, max: 100000, doc: 'warmup-cosine: linear warm-up epochs' },
@@ -127,7 +137,8 @@ function checkValue(name: string, f: Field, v: unknown): unknown {
     case 'integer': {
       if (typeof v !== 'number' || !Number.isFinite(v)) throw fieldError(name, `expected a number, got ${describeValue(v)}`);
       if (f.kind === 'integer' && !Number.isInteger(v)) throw fieldError(name, `expected an integer, got ${v}`);
-      if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max)) throw fieldError(name, `expected a value from ${f.min} to ${f.max}, got ${v}`);
+      if ((f.min !== undefined && v < f.min) || (f.max !== undefined && v > f.max))
+        throw fieldError(name, `expected a value from ${f.min} to ${f.max}, got ${v}`);
       return v;
     }
     case 'int-list':
@@ -246,7 +257,10 @@ export function parseFlagValue(field: keyof TrainConfig, raw: string | true): un
       return f.kind === 'size3' && parts.length === 1 ? [parts[0], parts[0], parts[0]] : parts;
     }
     case 'string-list':
-      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     default:
       return raw;
   }

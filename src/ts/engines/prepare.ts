@@ -96,7 +96,9 @@ export async function prepareDatasets(dataDir: string, outDir: string, options: 
     const rel = { image: `./imagesTr/${file}`, label: `./labelsTr/${file}` };
     const boxFile = dirs.foreground ? nodePath.join(dirs.foreground, 'labelsTr', `${c.name}.box.json`) : '';
     const done = async (o: 'resized' | 'foreground') =>
-      (await pathExists(nodePath.join(dirs[o]!, 'imagesTr', file))) && (await pathExists(nodePath.join(dirs[o]!, 'labelsTr', file))) && (o !== 'foreground' || (await pathExists(boxFile)));
+      (await pathExists(nodePath.join(dirs[o]!, 'imagesTr', file))) &&
+      (await pathExists(nodePath.join(dirs[o]!, 'labelsTr', file))) &&
+      (o !== 'foreground' || (await pathExists(boxFile)));
     try {
       const pending = [];
       for (const o of outputs) if (options.overwrite || !(await done(o))) pending.push(o);
@@ -118,7 +120,10 @@ export async function prepareDatasets(dataDir: string, outDir: string, options: 
       let box: RecordedBox | undefined;
       if (outputs.includes('foreground')) {
         const b = labelBox(label, margin);
-        if (!b) throw new LiversegError('ERR_EMPTY_FOREGROUND', `${c.label as string}: the label is empty, so there is no liver box to crop`, { path: c.label as string });
+        if (!b)
+          throw new LiversegError('ERR_EMPTY_FOREGROUND', `${c.label as string}: the label is empty, so there is no liver box to crop`, {
+            path: c.label as string,
+          });
         box = { ...b, sourceShape: [...image.shape] as Vec3 };
         if (pending.includes('foreground')) {
           const size = [0, 1, 2].map((a) => b.end[a] - b.start[a]) as Vec3;

@@ -20,13 +20,23 @@ export const FRESH_START: Readonly<ResumePoint> = Object.freeze({ startEpoch: 0,
  * Loads `lastPath` into `net` when it exists; refuses a checkpoint made with other settings
  * (`stageKey`), since resuming it would not repeat the interrupted run.
  */
-export async function resumeStage(net: ResUNet, lastPath: string, stageKey: Record<string, unknown>, kind: string, progress: ProgressReporter): Promise<ResumePoint> {
+export async function resumeStage(
+  net: ResUNet,
+  lastPath: string,
+  stageKey: Record<string, unknown>,
+  kind: string,
+  progress: ProgressReporter,
+): Promise<ResumePoint> {
   if (!(await pathExists(lastPath))) return { ...FRESH_START };
   const ck = await loadCheckpoint(lastPath);
   if (JSON.stringify(ck.state.stageConfig) !== JSON.stringify(stageKey)) {
-    throw new LiversegError('ERR_INVALID_CONFIG', `${lastPath}: the checkpoint was made with other settings; resume with the same configuration or train into a new output folder`, {
-      path: lastPath,
-    });
+    throw new LiversegError(
+      'ERR_INVALID_CONFIG',
+      `${lastPath}: the checkpoint was made with other settings; resume with the same configuration or train into a new output folder`,
+      {
+        path: lastPath,
+      },
+    );
   }
   await net.setWeights(ck.weights);
   await net.setOptimizerState(ck.optimizer);

@@ -21,8 +21,10 @@ export interface LrSchedule {
  * T_cur counting epochs since the last restart, T_i growing by T_mult at each restart.
  */
 export function cosineRestarts(base: number, t0: number, tMult: number, etaMin = 0): LrSchedule {
-  if (!Number.isInteger(t0) || t0 < 1) throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'scheduler.t0': expected an integer >= 1, got ${t0}`);
-  if (!Number.isInteger(tMult) || tMult < 1) throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'scheduler.tMult': expected an integer >= 1, got ${tMult}`);
+  if (!Number.isInteger(t0) || t0 < 1)
+    throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'scheduler.t0': expected an integer >= 1, got ${t0}`);
+  if (!Number.isInteger(tMult) || tMult < 1)
+    throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'scheduler.tMult': expected an integer >= 1, got ${tMult}`);
   return {
     config: { name: 'cosine-restarts', t0, tMult, etaMin },
     lrForEpoch(e: number): number {

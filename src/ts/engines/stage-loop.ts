@@ -33,7 +33,11 @@ function splitFor(c: TrainConfig, cases: CaseRecord[]): Split<CaseRecord> {
 }
 
 /** The stage's training and validation sets, cached, with their sizes checked against the plan. */
-async function loadStageData(plan: StagePlan, c: TrainConfig, progress: ProgressReporter): Promise<{ trainSet: CacheDataset; valSet: CacheDataset; split: Split<CaseRecord> }> {
+async function loadStageData(
+  plan: StagePlan,
+  c: TrainConfig,
+  progress: ProgressReporter,
+): Promise<{ trainSet: CacheDataset; valSet: CacheDataset; split: Split<CaseRecord> }> {
   const ds = await loadMsdDataset(plan.dataDir);
   const split = splitFor(c, ds.training);
   if (split.train.length === 0) throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'valRatio': no training cases left in ${plan.dataDir}`);
@@ -52,7 +56,10 @@ async function loadStageData(plan: StagePlan, c: TrainConfig, progress: Progress
   // coarse size the bundle will record: check before any training step.
   const first = await valSet.getSamples(0).catch(() => undefined);
   if (plan.kind === 'coarse' && first && first[0].image.shape.some((s, a) => s !== plan.inputSize[a])) {
-    throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'coarseSize': the coarse data in ${plan.dataDir} is ${first[0].image.shape.join('x')}, not ${plan.inputSize.join('x')}`);
+    throw new LiversegError(
+      'ERR_INVALID_CONFIG',
+      `Invalid config field 'coarseSize': the coarse data in ${plan.dataDir} is ${first[0].image.shape.join('x')}, not ${plan.inputSize.join('x')}`,
+    );
   }
   return { trainSet, valSet, split };
 }
@@ -67,9 +74,19 @@ interface EpochTotals {
 }
 
 /** One pass over the loader; progress shows the running loss and the stage's ETA. */
-async function trainEpoch(net: ResUNet, loader: DataLoader, plan: StagePlan, epoch: number, progress: ProgressReporter, signal?: AbortSignal): Promise<EpochTotals> {
+async function trainEpoch(
+  net: ResUNet,
+  loader: DataLoader,
+  plan: StagePlan,
+  epoch: number,
+  progress: ProgressReporter,
+  signal?: AbortSignal,
+): Promise<EpochTotals> {
   const te = performance.now();
-  let lossSum = 0, steps = 0, stepSeconds = 0, samples = 0;
+  let lossSum = 0,
+    steps = 0,
+    stepSeconds = 0,
+    samples = 0;
   const total = loader.length;
   for await (const batch of loader.epoch(epoch)) {
     const [n, ni, nj, nk] = batch.shape;
@@ -140,7 +157,15 @@ export async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOp
           roiMargin: plan.kind === 'fine' ? c.margin : undefined,
           spacing: null,
           validation: bestDice === null ? null : { dice: bestDice, epoch: bestEpoch! },
-          training: { epochs: plan.epochs, epoch: done, data: nodePath.resolve(plan.dataDir), optimizer: c.optimizer, lr: c.lr, scheduler: schedule.config, seed: c.seed },
+          training: {
+            epochs: plan.epochs,
+            epoch: done,
+            data: nodePath.resolve(plan.dataDir),
+            optimizer: c.optimizer,
+            lr: c.lr,
+            scheduler: schedule.config,
+            seed: c.seed,
+          },
         });
       }
       const epochSeconds = (performance.now() - te) / 1000;

@@ -72,7 +72,11 @@ async function makeOutputDir(dir: string): Promise<void> {
             : code === 'ENOSPC'
               ? 'the disk is full'
               : ((e as Error).message ?? String(e));
-    throw new LiversegError(code === 'ENOSPC' || code === 'EROFS' ? 'ERR_IO' : 'ERR_INVALID_CONFIG', `Invalid config field 'output': cannot create ${dir}: ${why}`, { path: dir, cause: e });
+    throw new LiversegError(
+      code === 'ENOSPC' || code === 'EROFS' ? 'ERR_IO' : 'ERR_INVALID_CONFIG',
+      `Invalid config field 'output': cannot create ${dir}: ${why}`,
+      { path: dir, cause: e },
+    );
   }
 }
 
@@ -117,8 +121,10 @@ export async function train(config: Partial<TrainConfig>, options: TrainOptions 
   } catch {
     throw new LiversegError('ERR_INVALID_CONFIG', `Invalid config field 'data': ${c.data} has no dataset.json`);
   }
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw invalidArg('options.signal', `expected an AbortSignal, got ${describeValue(options.signal)}`);
-  if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function') throw invalidArg('options.onEpoch', `expected a function, got ${describeValue(options.onEpoch)}`);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw invalidArg('options.signal', `expected an AbortSignal, got ${describeValue(options.signal)}`);
+  if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function')
+    throw invalidArg('options.onEpoch', `expected a function, got ${describeValue(options.onEpoch)}`);
   // Everything that can be checked without training is checked before the output folder exists.
   resolveModelOptions(stageModelOptions(c));
   await makeOutputDir(c.output);

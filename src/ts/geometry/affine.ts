@@ -28,9 +28,7 @@ export function matmul4(a: Affine, b: Affine): Affine {
 /** Determinant of a 3x3 matrix; negative for a left-handed voxel-to-world mapping. */
 export function det3(m: Mat3): number {
   return (
-    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) -
-    m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) +
-    m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
+    m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0]) + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0])
   );
 }
 

@@ -27,7 +27,12 @@ export function boundingBox(data: ArrayLike<number>, shape: Vec3, selection: Box
   const [ni, nj, nk] = shape;
   const { select } = selection;
   const thr = selection.threshold ?? 0;
-  let i0 = ni, j0 = nj, k0 = nk, i1 = -1, j1 = -1, k1 = -1;
+  let i0 = ni,
+    j0 = nj,
+    k0 = nk,
+    i1 = -1,
+    j1 = -1,
+    k1 = -1;
   let v = 0;
   for (let k = 0; k < nk; k++) {
     for (let j = 0; j < nj; j++) {

@@ -56,11 +56,7 @@ export async function removeStaleTemps(dir: string, base: string): Promise<numbe
 }
 
 /** Calls `write` with an open handle on a temporary file, then moves it into place at `path`. */
-export async function writeFileAtomic(
-  path: string,
-  write: (fh: fsp.FileHandle) => Promise<void>,
-  options: AtomicWriteOptions = {},
-): Promise<void> {
+export async function writeFileAtomic(path: string, write: (fh: fsp.FileHandle) => Promise<void>, options: AtomicWriteOptions = {}): Promise<void> {
   const dir = nodePath.dirname(path);
   const base = nodePath.basename(path);
   await removeStaleTemps(dir, base);

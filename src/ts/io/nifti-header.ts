@@ -18,7 +18,6 @@ export const NIFTI2_HEADER_SIZE = 540;
 export const NIFTI1_VOX_OFFSET = 352;
 export const NIFTI2_VOX_OFFSET = 544;
 
-
 type VoxelArrayConstructor =
   | Uint8ArrayConstructor
   | Int8ArrayConstructor
@@ -170,7 +169,6 @@ function readRaw(bytes: Uint8Array, version: 1 | 2, le: boolean): RawHeader {
     srow: [0, 1, 2].map((r) => Array.from({ length: 4 }, (_, c) => f64(400 + 32 * r + 8 * c))),
   };
 }
-
 
 /**
  * Parses and validates a NIfTI-1 or NIfTI-2 header (either byte order) from the first
@@ -338,5 +336,3 @@ export function encodeNiftiHeader(g: NiftiGeometry, datatype: NiftiDatatype, ver
   }
   return buf;
 }
-
-

@@ -124,11 +124,7 @@ class NiftiAssembler {
       if (joined.length < sniff.headerSize) return;
       const h = parseNiftiHeader(joined, this.source, this.maxVoxels);
       if (h.voxOffset + h.bodyBytes > this.maxStreamBytes) {
-        throw fileError(
-          'ERR_NIFTI_TRUNCATED',
-          this.source,
-          `header describes ${h.voxOffset + h.bodyBytes} bytes, more than a gzip file of this size can hold`,
-        );
+        throw fileError('ERR_NIFTI_TRUNCATED', this.source, `header describes ${h.voxOffset + h.bodyBytes} bytes, more than a gzip file of this size can hold`);
       }
       this.header = h;
       this.body = allocateBody(h, this.source);

@@ -66,7 +66,7 @@ function niftiParts(volume: Volume, version?: 1 | 2): { header: Buffer; body: Bu
   const g = resolveGeometry(volume);
   const big = volume.shape.some((n) => n > NIFTI1_MAX_DIM);
   if (version === 1 && big) throw invalidArg('options.version', `NIfTI-1 cannot hold dimensions above ${NIFTI1_MAX_DIM} (shape ${volume.shape.join('x')})`);
-  const v: 1 | 2 = big ? 2 : version ?? (g.version === 2 ? 2 : 1);
+  const v: 1 | 2 = big ? 2 : (version ?? (g.version === 2 ? 2 : 1));
   const header = encodeNiftiHeader(g, dt, v);
   let body = Buffer.from(volume.data.buffer, volume.data.byteOffset, volume.data.byteLength);
   if (!MACHINE_LE && dt.bytes > 1) {

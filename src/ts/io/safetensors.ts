@@ -10,34 +10,10 @@ import { readRegularFile } from './regular-file';
 import { fileError, invalidArg, LiversegError } from '../errors';
 import { writeAll, writeFileAtomic } from './atomic-write';
 
-export type SafetensorsDtype =
-  | 'BOOL'
-  | 'U8'
-  | 'I8'
-  | 'U16'
-  | 'I16'
-  | 'F16'
-  | 'BF16'
-  | 'U32'
-  | 'I32'
-  | 'F32'
-  | 'U64'
-  | 'I64'
-  | 'F64'
-  | 'F8_E4M3'
-  | 'F8_E5M2';
+export type SafetensorsDtype = 'BOOL' | 'U8' | 'I8' | 'U16' | 'I16' | 'F16' | 'BF16' | 'U32' | 'I32' | 'F32' | 'U64' | 'I64' | 'F64' | 'F8_E4M3' | 'F8_E5M2';
 
 export type TensorArray =
-  | Uint8Array
-  | Int8Array
-  | Uint16Array
-  | Int16Array
-  | Uint32Array
-  | Int32Array
-  | Float32Array
-  | Float64Array
-  | BigUint64Array
-  | BigInt64Array;
+  Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Array | Int32Array | Float32Array | Float64Array | BigUint64Array | BigInt64Array;
 
 export interface SafetensorsTensor {
   dtype: SafetensorsDtype;
@@ -103,11 +79,7 @@ function swapCopy(bytes: Uint8Array, width: number): Buffer {
  * element size and readers can view it without copying. Throws ERR_INVALID_ARG for an unknown
  * dtype, a bad shape, a data length that does not match dtype and shape, or non-string metadata.
  */
-export async function writeSafetensors(
-  path: string,
-  tensors: Record<string, SafetensorsTensor>,
-  metadata?: Record<string, string>,
-): Promise<void> {
+export async function writeSafetensors(path: string, tensors: Record<string, SafetensorsTensor>, metadata?: Record<string, string>): Promise<void> {
   const { header, parts } = encodeSafetensorsParts(tensors, metadata);
   await writeFileAtomic(path, async (fh) => {
     await writeAll(fh, header);
@@ -134,11 +106,7 @@ function encodeSafetensorsParts(tensors: Record<string, SafetensorsTensor>, meta
     const width = DTYPES[t.dtype].bytes;
     const expected = numel(t.shape) * width;
     if (t.data.byteLength !== expected) {
-      throw invalidArg(
-        `tensors.${name}.data`,
-        `has ${t.data.byteLength} bytes but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`,
-        'ERR_SHAPE_MISMATCH',
-      );
+      throw invalidArg(`tensors.${name}.data`, `has ${t.data.byteLength} bytes but ${t.dtype} [${t.shape.join(', ')}] needs ${expected}`, 'ERR_SHAPE_MISMATCH');
     }
     let bytes: Uint8Array = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     const elementWidth = (t.data as { BYTES_PER_ELEMENT?: number }).BYTES_PER_ELEMENT ?? 1;
@@ -247,7 +215,9 @@ export function decodeSafetensors(buf: Uint8Array, name = '<buffer>'): Safetenso
     if (abs % width === 0 && MACHINE_LE) {
       data = new array(buf.buffer as ArrayBuffer, abs, count);
     } else {
-      const copy = MACHINE_LE ? Buffer.from(buf.subarray(dataStart + t.begin, dataStart + t.end)) : swapCopy(buf.subarray(dataStart + t.begin, dataStart + t.end), width);
+      const copy = MACHINE_LE
+        ? Buffer.from(buf.subarray(dataStart + t.begin, dataStart + t.end))
+        : swapCopy(buf.subarray(dataStart + t.begin, dataStart + t.end), width);
       const own = new ArrayBuffer(copy.length);
       new Uint8Array(own).set(copy);
       data = new array(own, 0, count);

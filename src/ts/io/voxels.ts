@@ -58,7 +58,8 @@ export async function assertFiniteVoxels(data: ArrayLike<number>, name: string):
     for (let i = start; i < end; i++) {
       const v = data[i];
       if (v - v !== 0) throw invalidArg(name, `contains a non-finite value (${v}) at index ${i}`, 'ERR_NON_FINITE');
-      if (wide && (v > FLOAT32_MAX || v < -FLOAT32_MAX)) throw invalidArg(name, `value ${v} at index ${i} is outside float32's range and would overflow to infinity`, 'ERR_NON_FINITE');
+      if (wide && (v > FLOAT32_MAX || v < -FLOAT32_MAX))
+        throw invalidArg(name, `value ${v} at index ${i} is outside float32's range and would overflow to infinity`, 'ERR_NON_FINITE');
     }
     if (end < data.length) await new Promise<void>((resolve) => setImmediate(resolve));
   }

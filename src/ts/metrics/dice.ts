@@ -5,7 +5,9 @@ export function maskDice(pred: ArrayLike<number>, reference: ArrayLike<number>):
   if (pred.length !== reference.length) {
     throw invalidArg('reference', `has ${reference.length} voxels but the prediction has ${pred.length}: masks must share one grid`, 'ERR_SHAPE_MISMATCH');
   }
-  let inter = 0, p = 0, g = 0;
+  let inter = 0,
+    p = 0,
+    g = 0;
   for (let i = 0; i < pred.length; i++) {
     const a = pred[i] !== 0 ? 1 : 0;
     const b = reference[i] !== 0 ? 1 : 0;

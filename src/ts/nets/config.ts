@@ -92,7 +92,8 @@ function checkKeys(obj: object, allowed: string[], prefix: string): void {
 }
 
 function intIn(v: unknown, field: string, lo: number, hi: number): number {
-  if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi) throw configError(field, `expected an integer from ${lo} to ${hi}, got ${describeValue(v)}`);
+  if (!Number.isInteger(v) || (v as number) < lo || (v as number) > hi)
+    throw configError(field, `expected an integer from ${lo} to ${hi}, got ${describeValue(v)}`);
   return v as number;
 }
 
@@ -141,7 +142,8 @@ export function resolveModelOptions(o: ModelOptions = {}): ResolvedModelOptions 
     throw configError('device', `expected 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(device)}`);
   }
   const precision = o.precision ?? 'auto';
-  if (!['auto', 'off', 'bf16', 'fp16'].includes(precision)) throw configError('precision', `expected 'auto', 'off', 'bf16' or 'fp16', got ${describeValue(precision)}`);
+  if (!['auto', 'off', 'bf16', 'fp16'].includes(precision))
+    throw configError('precision', `expected 'auto', 'off', 'bf16' or 'fp16', got ${describeValue(precision)}`);
   const seed = o.seed ?? 0;
   intIn(seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
   const channelsLast = o.channelsLast ?? false;

@@ -13,7 +13,17 @@ import { assertFiniteVoxels } from '../io/voxels';
 import { throwIfAborted } from '../errors';
 import type { Vec3 } from '../volume';
 import { SerialQueue } from '../util/serial-queue';
-import { estimateForwardBytes, formatBytes, parameterCount, IntensityWindowConfig, ModelOptions, ResolvedArchitecture, ResolvedModelOptions, resolveModelOptions, SLIDING_WINDOW_DEFAULTS } from './config';
+import {
+  estimateForwardBytes,
+  formatBytes,
+  parameterCount,
+  IntensityWindowConfig,
+  ModelOptions,
+  ResolvedArchitecture,
+  ResolvedModelOptions,
+  resolveModelOptions,
+  SLIDING_WINDOW_DEFAULTS,
+} from './config';
 import { checkWindowCount } from './sliding-window-plan';
 
 /** A named tensor as saved in weights and optimizer state (shape in tensor order). */
@@ -81,22 +91,22 @@ export class ResUNet {
       );
     }
     const model = await createNativeModel({
-        ...o.architecture,
-        device: o.device,
-        precision: o.precision,
-        seed: o.seed,
-        channelsLast: o.channelsLast,
-        optimizer: {
-          name: o.optimizer.name,
-          lr: o.optimizer.lr,
-          beta1: o.optimizer.betas[0],
-          beta2: o.optimizer.betas[1],
-          eps: o.optimizer.eps,
-          weightDecay: o.optimizer.weightDecay,
-          gradAveraging: o.optimizer.gradAveraging,
-          amsgrad: o.optimizer.amsgrad,
-        },
-      });
+      ...o.architecture,
+      device: o.device,
+      precision: o.precision,
+      seed: o.seed,
+      channelsLast: o.channelsLast,
+      optimizer: {
+        name: o.optimizer.name,
+        lr: o.optimizer.lr,
+        beta1: o.optimizer.betas[0],
+        beta2: o.optimizer.betas[1],
+        eps: o.optimizer.eps,
+        weightDecay: o.optimizer.weightDecay,
+        gradAveraging: o.optimizer.gradAveraging,
+        amsgrad: o.optimizer.amsgrad,
+      },
+    });
     return new ResUNet(model, o);
   }
 
@@ -188,7 +198,8 @@ export class ResUNet {
     if (sliding) nopts.roi = reverse3(options.roi!);
     if (options.intensity) nopts.intensity = { ...options.intensity };
     if (!(nopts.overlap >= 0 && nopts.overlap < 1)) throw invalidArg('overlap', `expected a number in [0, 1), got ${describeValue(options.overlap)}`);
-    if (!Number.isInteger(nopts.batchSize) || nopts.batchSize < 1) throw invalidArg('batchSize', `expected a positive integer, got ${describeValue(options.batchSize)}`);
+    if (!Number.isInteger(nopts.batchSize) || nopts.batchSize < 1)
+      throw invalidArg('batchSize', `expected a positive integer, got ${describeValue(options.batchSize)}`);
     if (sliding) checkWindowCount(volume.shape, options.roi!, nopts.overlap, 'overlap');
     this.checkPassMemory(sliding ? [options.roi![0], options.roi![1], options.roi![2] * nopts.batchSize] : volume.shape);
     await assertFiniteVoxels(volume.data, 'volume.data');
@@ -245,7 +256,10 @@ export class ResUNet {
     if (!this.device.startsWith('cpu')) return;
     const need = estimateForwardBytes(this.architecture, size);
     if (need > os.totalmem()) {
-      throw new LiversegError('ERR_TORCH_OOM', `Out of memory: one forward pass over ${size.join('x')} voxels needs about ${formatBytes(need)}; this machine has ${formatBytes(os.totalmem())}`);
+      throw new LiversegError(
+        'ERR_TORCH_OOM',
+        `Out of memory: one forward pass over ${size.join('x')} voxels needs about ${formatBytes(need)}; this machine has ${formatBytes(os.totalmem())}`,
+      );
     }
   }
 
@@ -270,9 +284,14 @@ export class ResUNet {
     assertBatch(labels, 'labels', { finite: true });
     this.checkChannels(images, 'images', this.architecture.inChannels);
     this.checkChannels(labels, 'labels', this.architecture.outChannels);
-    const a = images.shape, b = labels.shape;
+    const a = images.shape,
+      b = labels.shape;
     if (a[0] !== b[0] || a[2] !== b[2] || a[3] !== b[3] || a[4] !== b[4]) {
-      throw invalidArg('labels.shape', `${describeValue(b)} does not match images ${describeValue(a)} (batch and spatial sizes must agree)`, 'ERR_SHAPE_MISMATCH');
+      throw invalidArg(
+        'labels.shape',
+        `${describeValue(b)} does not match images ${describeValue(a)} (batch and spatial sizes must agree)`,
+        'ERR_SHAPE_MISMATCH',
+      );
     }
   }
 }

@@ -49,11 +49,7 @@ export function cropToBox<T extends VoxelArray>(vol: Volume<T>, box: Box): Volum
 }
 
 /** Array form: crops `vol` to the foreground box of `source` (default: `vol` itself). Returns the crop and its box. */
-export function cropForeground<T extends VoxelArray>(
-  vol: Volume<T>,
-  opts: CropForegroundOptions = {},
-  source: Volume = vol,
-): { volume: Volume<T>; box: Box } {
+export function cropForeground<T extends VoxelArray>(vol: Volume<T>, opts: CropForegroundOptions = {}, source: Volume = vol): { volume: Volume<T>; box: Box } {
   const box = foregroundBox(source, opts);
   return { volume: cropToBox(vol, box), box };
 }
@@ -63,12 +59,7 @@ export function cropForeground<T extends VoxelArray>(
  * foreground crop (the parts of a padded box outside the full volume are dropped). The affine is
  * `like`'s where given (the original CT), else the crop's with its origin moved back.
  */
-export function pasteBack<T extends VoxelArray>(
-  cropped: Volume<T>,
-  box: Box,
-  fullShape: Vec3,
-  options: { fill?: number; like?: Volume } = {},
-): Volume<T> {
+export function pasteBack<T extends VoxelArray>(cropped: Volume<T>, box: Box, fullShape: Vec3, options: { fill?: number; like?: Volume } = {}): Volume<T> {
   assertVolume(cropped, 'cropped');
   assertShape(fullShape, 'fullShape');
   const size = [0, 1, 2].map((a) => box.end[a] - box.start[a]);
@@ -91,7 +82,14 @@ export function pasteBack<T extends VoxelArray>(
     }
   }
   const like = options.like;
-  if (like) return makeVolume(like, out, fullShape, like.spacing, like.affine.map((r) => [...r]));
+  if (like)
+    return makeVolume(
+      like,
+      out,
+      fullShape,
+      like.spacing,
+      like.affine.map((r) => [...r]),
+    );
   return makeVolume(cropped, out, fullShape, cropped.spacing, shiftOrigin(cropped.affine, [-box.start[0], -box.start[1], -box.start[2]]));
 }
 
@@ -121,7 +119,8 @@ export class CropForegroundd extends MapTransform<CropForegrounddOptions> {
 
   constructor(options: CropForegrounddOptions) {
     super(options);
-    if (typeof options.sourceKey !== 'string' || !options.sourceKey) throw invalidArg('sourceKey', `expected a sample key, got ${describeValue(options.sourceKey)}`);
+    if (typeof options.sourceKey !== 'string' || !options.sourceKey)
+      throw invalidArg('sourceKey', `expected a sample key, got ${describeValue(options.sourceKey)}`);
     if (options.boundary !== undefined && options.boundary !== 'clip' && options.boundary !== 'pad') {
       throw invalidArg('boundary', `expected 'clip' or 'pad', got ${describeValue(options.boundary)}`);
     }
@@ -133,7 +132,11 @@ export class CropForegroundd extends MapTransform<CropForegrounddOptions> {
     const box = foregroundBox(source, this.options);
     const out = this.mapKeys(sample, (v, key) => {
       if (v.shape[0] !== source.shape[0] || v.shape[1] !== source.shape[1] || v.shape[2] !== source.shape[2]) {
-        throw invalidArg('sample', `${this.name}: '${key}' has shape ${describeValue(v.shape)} but '${this.options.sourceKey}' has ${describeValue(source.shape)}`, 'ERR_SHAPE_MISMATCH');
+        throw invalidArg(
+          'sample',
+          `${this.name}: '${key}' has shape ${describeValue(v.shape)} but '${this.options.sourceKey}' has ${describeValue(source.shape)}`,
+          'ERR_SHAPE_MISMATCH',
+        );
       }
       return cropToBox(v, box);
     });

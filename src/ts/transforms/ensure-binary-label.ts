@@ -24,7 +24,8 @@ function checkMapping(mapping: unknown): Map<number, number> | null {
   for (const [k, v] of Object.entries(mapping as Record<string, unknown>)) {
     const from = Number(k);
     if (!Number.isFinite(from)) throw invalidArg('mapping', `key ${JSON.stringify(k)} is not a number`);
-    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 255) throw invalidArg('mapping', `value for ${k} must be an integer in 0..255, got ${describeValue(v)}`);
+    if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 255)
+      throw invalidArg('mapping', `value for ${k} must be an integer in 0..255, got ${describeValue(v)}`);
     out.set(from, v as number);
   }
   return out;

@@ -14,7 +14,6 @@ import { columnNorms, matmul4 } from '../geometry/affine';
 // inside jest's vm sandbox), a module constant is not.
 const { floor, ceil, min, max, cos, sin } = Math;
 
-
 /** 'bilinear' is trilinear in 3D (MONAI's name), float32 out; 'nearest' keeps the element type. */
 export type InterpolationMode = 'bilinear' | 'nearest';
 
@@ -232,7 +231,11 @@ function ranges(opts: RandAffineOptions): { rot: Vec3; sc: Vec3; tr: Vec3 } {
   const rot = toVec3((opts.rotateRange ?? 0) as number | number[], 'rotateRange');
   const sc = toVec3((opts.scaleRange ?? 0) as number | number[], 'scaleRange');
   const tr = toVec3((opts.translateRange ?? 0) as number | number[], 'translateRange');
-  for (const [name, v] of [['rotateRange', rot], ['scaleRange', sc], ['translateRange', tr]] as const) {
+  for (const [name, v] of [
+    ['rotateRange', rot],
+    ['scaleRange', sc],
+    ['translateRange', tr],
+  ] as const) {
     if (!v.every((x) => x >= 0)) throw invalidArg(name, `expected non-negative ranges, got ${describeValue(v)}`);
   }
   if (!sc.every((x) => x < 1)) throw invalidArg('scaleRange', `must be below 1 (a scale of 0 or less is not a scale), got ${describeValue(sc)}`);

@@ -249,7 +249,11 @@ export class RandCropByPosNegLabeld extends MapTransform<RandCropByPosNegLabeldO
     for (const key of keys) {
       const v = sample[key] as Volume;
       if (v.shape[0] !== label.shape[0] || v.shape[1] !== label.shape[1] || v.shape[2] !== label.shape[2]) {
-        throw invalidArg('sample', `${this.name}: '${key}' has shape ${describeValue(v.shape)} but '${labelKey}' has ${describeValue(label.shape)}`, 'ERR_SHAPE_MISMATCH');
+        throw invalidArg(
+          'sample',
+          `${this.name}: '${key}' has shape ${describeValue(v.shape)} but '${labelKey}' has ${describeValue(label.shape)}`,
+          'ERR_SHAPE_MISMATCH',
+        );
       }
     }
     const size = posNegCropSize(label.shape, this.options);

@@ -11,7 +11,6 @@ import { cloneAffine } from '../geometry/affine';
 // inside jest's vm sandbox), a module constant is not.
 const { imul, sqrt, log } = Math;
 
-
 /** Inverse of the standard normal CDF (Acklam's rational approximation, relative error < 1.2e-9). */
 function normalQuantile(p: number): number {
   const a = [-39.69683028665376, 220.9460984245205, -275.928510446969, 138.357751867269, -30.66479806614716, 2.506628277459239];
@@ -64,7 +63,10 @@ export function addGaussianNoise(vol: Volume, mean: number, std: number, seed: n
     t = imul(t ^ (t >>> 13), 0xc2b2ae35) >>> 0;
     return (t ^ (t >>> 16)) >>> 0;
   };
-  let s0 = mix(), s1 = mix(), s2 = mix(), s3 = mix() | 1;
+  let s0 = mix(),
+    s1 = mix(),
+    s2 = mix(),
+    s3 = mix() | 1;
   for (let i = 0; i < n; i += 2) {
     const x = imul((imul(s1, 5) << 7) | (imul(s1, 5) >>> 25), 9) >>> 0;
     const t = s1 << 9;

@@ -42,7 +42,11 @@ export function scaleIntensityRange(vol: Volume, opts: ScaleIntensityRangeOption
   const n = src.length;
   const out = new Float32Array(n);
   if (opts.aMax === aMin) {
-    if (!warnedZeroWidth) process.emitWarning(`ScaleIntensityRange: aMin == aMax (${aMin}), so the window cannot scale; returning x - aMin + bMin as MONAI does`, 'LiversegWarning');
+    if (!warnedZeroWidth)
+      process.emitWarning(
+        `ScaleIntensityRange: aMin == aMax (${aMin}), so the window cannot scale; returning x - aMin + bMin as MONAI does`,
+        'LiversegWarning',
+      );
     warnedZeroWidth = true;
     for (let i = 0; i < n; i++) out[i] = src[i] - aMin + bMin;
     return makeVolume(vol, out, vol.shape, vol.spacing, cloneAffine(vol.affine));

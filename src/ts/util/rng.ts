@@ -31,7 +31,7 @@ export class Rng {
     if (Array.isArray(seed)) {
       this.s.set(seed);
     } else {
-      const sm = splitmix32(Math.floor(seed) >>> 0 ^ Math.floor(seed / 2 ** 32));
+      const sm = splitmix32((Math.floor(seed) >>> 0) ^ Math.floor(seed / 2 ** 32));
       for (let i = 0; i < 4; i++) this.s[i] = sm();
     }
     if ((this.s[0] | this.s[1] | this.s[2] | this.s[3]) === 0) this.s[0] = 1;

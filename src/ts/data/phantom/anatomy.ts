@@ -266,12 +266,20 @@ export function makeAnatomy(options: ResolvedPhantomOptions, geo: Rng): Anatomy 
     clip: true,
   };
   const spleen: Blob = {
-    parts: [{ c: [-Wc * 0.62, -Dc * 0.38, geo.uniform(0, 25)], a: [geo.uniform(18, 26), geo.uniform(40, 55), geo.uniform(45, 60)], rot: geo.uniform(0.4, 0.8) }],
+    parts: [
+      { c: [-Wc * 0.62, -Dc * 0.38, geo.uniform(0, 25)], a: [geo.uniform(18, 26), geo.uniform(40, 55), geo.uniform(45, 60)], rot: geo.uniform(0.4, 0.8) },
+    ],
     ...randomWaves(geo, 2, 0.06, [60, 150]),
     clip: true,
   };
   const kidneys: Blob[] = [1, -1].map((side) => ({
-    parts: [{ c: [side * geo.uniform(45, 58), -Dc * 0.5, side > 0 ? geo.uniform(-95, -70) : geo.uniform(-80, -55)], a: [geo.uniform(24, 30), geo.uniform(20, 26), geo.uniform(48, 60)], rot: side * geo.uniform(0.3, 0.6) }],
+    parts: [
+      {
+        c: [side * geo.uniform(45, 58), -Dc * 0.5, side > 0 ? geo.uniform(-95, -70) : geo.uniform(-80, -55)],
+        a: [geo.uniform(24, 30), geo.uniform(20, 26), geo.uniform(48, 60)],
+        rot: side * geo.uniform(0.3, 0.6),
+      },
+    ],
     ...randomWaves(geo, 2, 0.04, [50, 120]),
     clip: true,
   }));
@@ -289,7 +297,11 @@ export function makeAnatomy(options: ResolvedPhantomOptions, geo: Rng): Anatomy 
       : [Wc * geo.uniform(-0.6, 0.5), Dc * geo.uniform(-0.1, 0.7), geo.uniform(-160, -40)];
     const r = stomach ? geo.uniform(18, 30) : geo.uniform(6, 20);
     gas.push({
-      blob: { parts: [{ c, a: [r * geo.uniform(0.8, 1.3), r * geo.uniform(0.6, 1), r * geo.uniform(0.8, 1.5)], rot: geo.uniform(0, Math.PI) }], ...randomWaves(geo, 2, 0.1, [20, 60]), clip: true },
+      blob: {
+        parts: [{ c, a: [r * geo.uniform(0.8, 1.3), r * geo.uniform(0.6, 1), r * geo.uniform(0.8, 1.5)], rot: geo.uniform(0, Math.PI) }],
+        ...randomWaves(geo, 2, 0.1, [20, 60]),
+        clip: true,
+      },
       hu: geo.uniform(-1000, -500),
     });
   }
@@ -325,10 +337,22 @@ export function makeAnatomy(options: ResolvedPhantomOptions, geo: Rng): Anatomy 
       const c: Vec3 = [geo.uniform(llo[0], lhi[0]), geo.uniform(llo[1], lhi[1]), geo.uniform(llo[2], lhi[2])];
       // Mostly intrahepatic: the centre and six points half a radius away lie in the liver.
       const h = radius / 2;
-      const probes: Vec3[] = [c, [c[0] + h, c[1], c[2]], [c[0] - h, c[1], c[2]], [c[0], c[1] + h, c[2]], [c[0], c[1] - h, c[2]], [c[0], c[1], c[2] + h], [c[0], c[1], c[2] - h]];
+      const probes: Vec3[] = [
+        c,
+        [c[0] + h, c[1], c[2]],
+        [c[0] - h, c[1], c[2]],
+        [c[0], c[1] + h, c[2]],
+        [c[0], c[1] - h, c[2]],
+        [c[0], c[1], c[2] + h],
+        [c[0], c[1], c[2] - h],
+      ];
       if (!probes.every((q) => liverContains(organs, q[0], q[1], q[2]))) continue;
       tumours.push({
-        blob: { parts: [{ c, a: [radius * geo.uniform(0.8, 1.2), radius * geo.uniform(0.8, 1.2), radius * geo.uniform(0.8, 1.2)], rot: geo.uniform(0, Math.PI) }], ...randomWaves(geo, 2, 0.08, [15, 50]), clip: true },
+        blob: {
+          parts: [{ c, a: [radius * geo.uniform(0.8, 1.2), radius * geo.uniform(0.8, 1.2), radius * geo.uniform(0.8, 1.2)], rot: geo.uniform(0, Math.PI) }],
+          ...randomWaves(geo, 2, 0.08, [15, 50]),
+          clip: true,
+        },
         hu: geo.uniform(20, 40),
         centre: [c[0], c[1], c[2]],
         radius,
@@ -340,7 +364,9 @@ export function makeAnatomy(options: ResolvedPhantomOptions, geo: Rng): Anatomy 
   // Field of view: by default centred a little right of and above the liver's centre, then shifted.
   const { shape, spacing } = options;
   const fovZ = shape[2] * spacing[2];
-  const shift: Vec3 = options.fovShift ? [options.fovShift[0], options.fovShift[1], options.fovShift[2]] : [geo.uniform(-25, 25), geo.uniform(-20, 20), geo.uniform(-0.3, 0.3) * fovZ];
+  const shift: Vec3 = options.fovShift
+    ? [options.fovShift[0], options.fovShift[1], options.fovShift[2]]
+    : [geo.uniform(-25, 25), geo.uniform(-20, 20), geo.uniform(-0.3, 0.3) * fovZ];
   const fovCentre: Vec3 = [Wc * 0.1 + shift[0], shift[1], 10 + shift[2]];
   const table: Vec3 = [geo.uniform(-15, 15), geo.uniform(-40, 40), geo.uniform(-600, -150)];
 

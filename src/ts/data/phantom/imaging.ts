@@ -142,9 +142,22 @@ export function formImage(source: SliceSource, shape: Vec3, spacing: Vec3, imagi
 }
 
 /** The image and label volumes with their geometry and NIfTI headers (qform and sform codes 1). */
-export function phantomVolumes(image: Int16Array, label: Uint8Array, shape: Vec3, spacing: Vec3, affine: Affine, seed: number): { image: Volume<Int16Array>; label: Volume<Uint8Array> } {
+export function phantomVolumes(
+  image: Int16Array,
+  label: Uint8Array,
+  shape: Vec3,
+  spacing: Vec3,
+  affine: Affine,
+  seed: number,
+): { image: Volume<Int16Array>; label: Volume<Uint8Array> } {
   const header = geometryFromAffine(affine, spacing, shape);
-  const imageVol: Volume<Int16Array> = { data: image, shape: [...shape] as Vec3, spacing: [...spacing] as Vec3, affine, header: { ...header, datatype: 4, description: `liverseg phantom seed ${seed}` } };
+  const imageVol: Volume<Int16Array> = {
+    data: image,
+    shape: [...shape] as Vec3,
+    spacing: [...spacing] as Vec3,
+    affine,
+    header: { ...header, datatype: 4, description: `liverseg phantom seed ${seed}` },
+  };
   const labelVol: Volume<Uint8Array> = {
     data: label,
     shape: [...shape] as Vec3,

@@ -77,7 +77,10 @@ export function validateOptions(o: PhantomOptions): Vec3 {
   if (!Array.isArray(s) || s.length !== 3 || !s.every((n) => Number.isInteger(n) && n >= 1 && n <= 4096)) {
     throw invalidArg('shape', `expected 3 integers in 1..4096, got ${describeValue(s)}`);
   }
-  if (o.spacing !== undefined && (!Array.isArray(o.spacing) || o.spacing.length !== 3 || !o.spacing.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x)))) {
+  if (
+    o.spacing !== undefined &&
+    (!Array.isArray(o.spacing) || o.spacing.length !== 3 || !o.spacing.every((x) => typeof x === 'number' && x > 0 && Number.isFinite(x)))
+  ) {
     throw invalidArg('spacing', `expected 3 positive numbers (mm), got ${describeValue(o.spacing)}`);
   }
   if (o.tumours !== undefined && !(Number.isInteger(o.tumours) && o.tumours >= 0 && o.tumours <= 3)) {

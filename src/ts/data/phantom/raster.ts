@@ -79,8 +79,18 @@ export function sliceRasterizer(anatomy: Anatomy, grid: Grid): SliceRasterizer {
   const iRange = (lo: number, hi: number): [number, number] => [max(0, ceil((x0 - hi) / spacing[0])), min(ni - 1, floor((x0 - lo) / spacing[0]))];
   const jRange = (lo: number, hi: number): [number, number] => [max(0, ceil((y0 - hi) / spacing[1])), min(nj - 1, floor((y0 - lo) / spacing[1]))];
 
-  const maxParts = max(1, ...[anatomy.liver, anatomy.spleen, ...anatomy.kidneys, ...anatomy.lungs, ...anatomy.gas.map((g) => g.blob), ...anatomy.tumours.map((t) => t.blob)].map((b) => b.parts.length));
-  const maxWaves = max(1, ...[anatomy.liver, anatomy.spleen, ...anatomy.kidneys, ...anatomy.lungs, ...anatomy.gas.map((g) => g.blob), ...anatomy.tumours.map((t) => t.blob)].map((b) => b.amp.length));
+  const maxParts = max(
+    1,
+    ...[anatomy.liver, anatomy.spleen, ...anatomy.kidneys, ...anatomy.lungs, ...anatomy.gas.map((g) => g.blob), ...anatomy.tumours.map((t) => t.blob)].map(
+      (b) => b.parts.length,
+    ),
+  );
+  const maxWaves = max(
+    1,
+    ...[anatomy.liver, anatomy.spleen, ...anatomy.kidneys, ...anatomy.lungs, ...anatomy.gas.map((g) => g.blob), ...anatomy.tumours.map((t) => t.blob)].map(
+      (b) => b.amp.length,
+    ),
+  );
   const U0 = new Float64Array(maxParts);
   const V0 = new Float64Array(maxParts);
   const W2 = new Float64Array(maxParts);
@@ -174,7 +184,8 @@ export function sliceRasterizer(anatomy: Anatomy, grid: Grid): SliceRasterizer {
     buf.fill(value, row + i0, row + i1 + 1);
     if (lrow >= 0) label.fill(0, lrow + i0, lrow + i1 + 1);
   };
-  const fillRow = (buf: Float32Array, row: number, y: number, e: Ellipse, value: number, lrow = -1): void => fillEllipseRow(buf, row, y, e.x, e.y, e.rx, e.ry, value, lrow);
+  const fillRow = (buf: Float32Array, row: number, y: number, e: Ellipse, value: number, lrow = -1): void =>
+    fillEllipseRow(buf, row, y, e.x, e.y, e.rx, e.ry, value, lrow);
 
   const fatWaves = anatomy.fatWaves;
   const fatSx = fatWaves.freq.map((f) => xs.map((x) => sin(f[0] * x)));
@@ -187,9 +198,12 @@ export function sliceRasterizer(anatomy: Anatomy, grid: Grid): SliceRasterizer {
     const z = z0 + spacing[2] * k;
     buf.fill(hu.air);
     const s = bodyScale(body, z);
-    const Wb = W * s, Db = D * s;
-    const Wm = (W - tf) * s, Dm = (D - tf) * s;
-    const Wi = Wc * s, Di = Dc * s;
+    const Wb = W * s,
+      Db = D * s;
+    const Wm = (W - tf) * s,
+      Dm = (D - tf) * s;
+    const Wi = Wc * s,
+      Di = Dc * s;
     const inRibs = z > ribs.bottom;
     for (let j = 0; j < nj; j++) {
       const y = y0 - spacing[1] * j;
