@@ -78,12 +78,21 @@ function isIdentity(o: AxisOrientation): boolean {
  * Moves source axis a to destination axis `axes[a]`, reversed where `flips[a]` is -1. The affine
  * is updated so every voxel keeps its world position; a header is rebuilt around the new affine.
  */
-function reorient<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): Volume<T> {
+interface ReorientPlan {
+  shape: Vec3;
+  spacing: Vec3;
+  /** Source offset step per destination axis, and the source offset of destination voxel 0. */
+  step: Vec3;
+  base: number;
+  affine: Affine;
+}
+
+function reorientPlan(volume: Volume, o: AxisOrientation): ReorientPlan {
   const src = volume.shape;
   const stride = [1, src[0], src[0] * src[1]];
   const shape = [0, 0, 0] as Vec3;
   const spacing = [0, 0, 0] as Vec3;
-  const step = [0, 0, 0];
+  const step = [0, 0, 0] as Vec3;
   let base = 0;
   // t maps destination voxel coordinates to source voxel coordinates.
   const t: Affine = [
@@ -101,21 +110,53 @@ function reorient<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): 
     t[a][b] = o.flips[a];
     t[a][3] = o.flips[a] < 0 ? src[a] - 1 : 0;
   }
-  const input = volume.data;
-  const data = new (input.constructor as { new (n: number): T })(input.length);
-  let idx = 0;
-  for (let k = 0; k < shape[2]; k++) {
-    for (let j = 0; j < shape[1]; j++) {
-      let off = base + j * step[1] + k * step[2];
-      for (let i = 0; i < shape[0]; i++) {
+  return { shape, spacing, step, base, affine: matmul4(volume.affine, t) };
+}
+
+/** Copies destination slices [k0, k1) of a reorientation. */
+function copySlices(input: VoxelArray, data: VoxelArray, p: ReorientPlan, k0: number, k1: number): void {
+  const [n0, n1] = p.shape;
+  const [s0, s1, s2] = p.step;
+  let idx = k0 * n0 * n1;
+  for (let k = k0; k < k1; k++) {
+    for (let j = 0; j < n1; j++) {
+      let off = p.base + j * s1 + k * s2;
+      for (let i = 0; i < n0; i++) {
         data[idx++] = input[off];
-        off += step[0];
+        off += s0;
       }
     }
   }
-  const affine = matmul4(volume.affine, t);
-  const out: Volume<T> = { data, shape, spacing, affine };
-  if (volume.header) out.header = geometryFromAffine(affine, spacing, shape, volume.header);
+}
+
+/** Voxels a reorientation copies between yields to the event loop (a few milliseconds of work). */
+const SLAB_VOXELS = 1 << 20;
+
+/** An empty volume on the reoriented grid, its header following the new affine. */
+function reorientedVolume<T extends VoxelArray>(volume: Volume<T>, p: ReorientPlan): Volume<T> {
+  const data = new (volume.data.constructor as { new (n: number): T })(volume.data.length);
+  const out: Volume<T> = { data, shape: p.shape, spacing: p.spacing, affine: p.affine };
+  if (volume.header) out.header = geometryFromAffine(p.affine, p.spacing, p.shape, volume.header);
+  return out;
+}
+
+function reorient<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): Volume<T> {
+  const p = reorientPlan(volume, o);
+  const out = reorientedVolume(volume, p);
+  copySlices(volume.data, out.data, p, 0, p.shape[2]);
+  return out;
+}
+
+/** The same copy as {@link reorient}, in slabs with the event loop served between them. */
+async function reorientAsync<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): Promise<Volume<T>> {
+  const p = reorientPlan(volume, o);
+  const out = reorientedVolume(volume, p);
+  const perSlice = Math.max(1, p.shape[0] * p.shape[1]);
+  const slab = Math.max(1, Math.floor(SLAB_VOXELS / perSlice));
+  for (let k = 0; k < p.shape[2]; k += slab) {
+    copySlices(volume.data, out.data, p, k, Math.min(p.shape[2], k + slab));
+    if (k + slab < p.shape[2]) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
   return out;
 }
 
@@ -127,6 +168,17 @@ function reorient<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): 
  * layout (for instance to bring a predicted mask back to the CT's own voxel order).
  */
 export function toCanonical<T extends VoxelArray>(volume: Volume<T>): { volume: Volume<T>; transform: CanonicalTransform } {
+  const { transform, identity, orientation } = canonicalTransform(volume);
+  return { volume: identity ? volume : reorient(volume, orientation), transform };
+}
+
+/** {@link toCanonical} with the voxel copy in slabs, so the event loop keeps serving during a large volume's reorientation. */
+export async function toCanonicalAsync<T extends VoxelArray>(volume: Volume<T>): Promise<{ volume: Volume<T>; transform: CanonicalTransform }> {
+  const { transform, identity, orientation } = canonicalTransform(volume);
+  return { volume: identity ? volume : await reorientAsync(volume, orientation), transform };
+}
+
+function canonicalTransform(volume: Volume): { transform: CanonicalTransform; identity: boolean; orientation: AxisOrientation } {
   assertVolume(volume);
   const orientation = ioOrientation(volume.affine);
   const transform: CanonicalTransform = {
@@ -136,7 +188,7 @@ export function toCanonical<T extends VoxelArray>(volume: Volume<T>): { volume: 
     affine: cloneAffine(volume.affine),
   };
   if (volume.header) transform.header = volume.header;
-  return { volume: isIdentity(orientation) ? volume : reorient(volume, orientation), transform };
+  return { transform, identity: isIdentity(orientation), orientation };
 }
 
 /**
@@ -147,6 +199,21 @@ export function toCanonical<T extends VoxelArray>(volume: Volume<T>): { volume: 
  * the canonical shape.
  */
 export function fromCanonical<T extends VoxelArray>(volume: Volume<T>, transform: CanonicalTransform): Volume<T> {
+  const inverse = inverseOrientation(volume, transform);
+  return restoreGeometry(isIdentity(inverse) ? shallowCopy(volume) : reorient(volume, inverse), transform);
+}
+
+/** {@link fromCanonical} with the voxel copy in slabs (see {@link toCanonicalAsync}). */
+export async function fromCanonicalAsync<T extends VoxelArray>(volume: Volume<T>, transform: CanonicalTransform): Promise<Volume<T>> {
+  const inverse = inverseOrientation(volume, transform);
+  return restoreGeometry(isIdentity(inverse) ? shallowCopy(volume) : await reorientAsync(volume, inverse), transform);
+}
+
+function shallowCopy<T extends VoxelArray>(volume: Volume<T>): Volume<T> {
+  return { ...volume, shape: [...volume.shape] as Vec3, spacing: [...volume.spacing] as Vec3, affine: cloneAffine(volume.affine) };
+}
+
+function inverseOrientation(volume: Volume, transform: CanonicalTransform): AxisOrientation {
   assertVolume(volume);
   const { axes, flips } = transform.orientation;
   const expected = [0, 0, 0] as Vec3;
@@ -159,9 +226,10 @@ export function fromCanonical<T extends VoxelArray>(volume: Volume<T>, transform
     inverse.axes[axes[a]] = a;
     inverse.flips[axes[a]] = flips[a];
   }
-  const out = isIdentity(inverse)
-    ? { ...volume, shape: [...volume.shape] as Vec3, spacing: [...volume.spacing] as Vec3, affine: cloneAffine(volume.affine) }
-    : reorient(volume, inverse);
+  return inverse;
+}
+
+function restoreGeometry<T extends VoxelArray>(out: Volume<T>, transform: CanonicalTransform): Volume<T> {
   if (affinesClose(out.affine, transform.affine, 1e-9, 1e-6)) {
     out.affine = cloneAffine(transform.affine);
     out.spacing = [...transform.spacing];

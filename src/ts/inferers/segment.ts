@@ -11,7 +11,7 @@ import { performance } from 'perf_hooks';
 import { describeValue, invalidArg } from '../errors';
 import { maskLike } from '../io/mask';
 import { loadVolume } from '../io/nifti-read';
-import { fromCanonical, toCanonical } from '../geometry/orientation';
+import { fromCanonicalAsync, toCanonicalAsync } from '../geometry/orientation';
 import { boundingBox, Box, mapBoxToFull } from '../geometry/boxes';
 import { pasteBack } from '../transforms/crop-foreground';
 import { cropData } from '../transforms/ops';
@@ -104,7 +104,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   const tLoad = performance.now();
   throwIfAborted(signal, 'segment()');
 
-  const { volume: canon, transform } = toCanonical(volume);
+  const { volume: canon, transform } = await toCanonicalAsync(volume);
   const data = toNativeArray(canon.data);
   const shape = canon.shape as Vec3;
   const onGpu = pipeline.fine.net.device.startsWith('cuda');
@@ -160,7 +160,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
     full = kept.mask;
     liverFound = kept.keptVoxels > 0;
   }
-  const restored = fromCanonical(withData(canon, full), transform);
+  const restored = await fromCanonicalAsync(withData(canon, full), transform);
   const tPost = performance.now();
   return {
     ...maskLike(volume, restored.data),

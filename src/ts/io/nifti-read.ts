@@ -67,7 +67,10 @@ function allocateBody(h: ParsedNiftiHeader, source: string): Uint8Array {
 }
 
 /** Turns a filled body into the Volume: byte order, typed view, scaling. */
-function finishVolume(h: ParsedNiftiHeader, body: Uint8Array): Volume {
+/** Voxels scaled between yields to the event loop. */
+const SCALE_CHUNK = 1 << 20;
+
+async function finishVolume(h: ParsedNiftiHeader, body: Uint8Array): Promise<Volume> {
   if (h.littleEndian !== MACHINE_LE && h.datatype.bytes > 1) {
     const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     if (h.datatype.bytes === 2) b.swap16();
@@ -80,7 +83,12 @@ function finishVolume(h: ParsedNiftiHeader, body: Uint8Array): Volume {
     // Float64 stays float64 so scaling does not cost precision; everything else becomes float32.
     const out = raw instanceof Float64Array ? new Float64Array(h.voxels) : new Float32Array(h.voxels);
     const { slope, inter } = h.scaling;
-    for (let i = 0; i < out.length; i++) out[i] = raw[i] * slope + inter;
+    // In chunks, so a 100-million-voxel file does not hold the event loop for a second.
+    for (let start = 0; start < out.length; start += SCALE_CHUNK) {
+      const end = Math.min(out.length, start + SCALE_CHUNK);
+      for (let i = start; i < end; i++) out[i] = raw[i] * slope + inter;
+      if (end < out.length) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     data = out;
   }
   return {
@@ -155,7 +163,7 @@ class NiftiAssembler {
     }
   }
 
-  finish(): Volume {
+  finish(): Promise<Volume> {
     const h = this.header;
     if (h === null) {
       const joined = Buffer.concat(this.pending);
