@@ -21,7 +21,7 @@ import { toNativeArray } from '../native/dtypes';
 import { SLIDING_WINDOW_DEFAULTS } from '../nets/config';
 import { checkWindowCount } from '../nets/sliding-window-plan';
 import { throwIfAborted } from '../errors';
-import { largestComponent, resizeNative } from '../native/ops';
+import { labelComponents, largestComponent, resizeNative } from '../native/ops';
 import { assertLoadedPipeline, LoadedPipeline, loadPipeline } from './pipeline';
 
 export interface SegmentOptions {
@@ -82,6 +82,24 @@ function checkOptions(o: SegmentOptions): void {
 }
 
 /**
+ * The coarse stage's liver: of the components of (probability >= 0.5), the one holding the most
+ * probability mass, not merely the most voxels, so a large lukewarm false positive (bowel, spleen)
+ * loses to the confident liver. Its bounding box on the coarse grid, or null when there is none.
+ */
+export async function likeliestLiverBox(probs: Float32Array, size: Vec3): Promise<Box | null> {
+  const n = size[0] * size[1] * size[2];
+  const mask = new Uint8Array(n);
+  for (let i = 0; i < n; i++) mask[i] = probs[i] >= 0.5 ? 1 : 0;
+  const { labels, sizes } = await labelComponents(mask, size);
+  if (sizes.length === 0) return null;
+  const mass = new Float64Array(sizes.length + 1);
+  for (let i = 0; i < n; i++) if (labels[i] > 0) mass[labels[i]] += probs[i];
+  let best = 1;
+  for (let l = 2; l <= sizes.length; l++) if (mass[l] > mass[best]) best = l;
+  return boundingBox(labels, size, { select: (v) => v === best });
+}
+
+/**
  * Segments the liver in a CT.
  * @param input a `Volume` in Hounsfield units, or a NIfTI path.
  * @example
@@ -118,9 +136,8 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
     const size = coarse.bundle.inputSize as Vec3;
     const resized = await resizeNative(data, shape, size, 'area');
     throwIfAborted(signal, 'segment()');
-    const pred = await coarse.net.predictVolume({ data: resized, shape: size }, { sliding: false, intensity: coarse.bundle.intensity, output: 'mask' });
-    const small = (await largestComponent(pred.data as Uint8Array, size)).mask;
-    const box = boundingBox(small, size);
+    const probs = await coarse.net.predictVolume({ data: resized, shape: size }, { sliding: false, intensity: coarse.bundle.intensity, output: 'probabilities' });
+    const box = await likeliestLiverBox(probs.data, size);
     roi = box ? mapBoxToFull(box, size, shape, pipeline.margin) : null;
     tCoarse = performance.now();
   }
