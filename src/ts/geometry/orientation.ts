@@ -121,6 +121,12 @@ function copySlices(input: VoxelArray, data: VoxelArray, p: ReorientPlan, k0: nu
   for (let k = k0; k < k1; k++) {
     for (let j = 0; j < n1; j++) {
       let off = p.base + j * s1 + k * s2;
+      if (s0 === 1) {
+        // Rows stay contiguous (no flip or swap of the fastest axis): copy them whole.
+        data.set(input.subarray(off, off + n0) as never, idx);
+        idx += n0;
+        continue;
+      }
       for (let i = 0; i < n0; i++) {
         data[idx++] = input[off];
         off += s0;
@@ -140,7 +146,12 @@ function reorientedVolume<T extends VoxelArray>(volume: Volume<T>, p: ReorientPl
   return out;
 }
 
-function reorient<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): Volume<T> {
+/**
+ * The volume with its voxel axes permuted and flipped by `o` (source axis a becomes axis
+ * o.axes[a], reversed where o.flips[a] is -1), its affine and header following so every voxel
+ * keeps its place in the world. toCanonical, Orientation, flips and rot90 all move voxels this way.
+ */
+export function reorient<T extends VoxelArray>(volume: Volume<T>, o: AxisOrientation): Volume<T> {
   const p = reorientPlan(volume, o);
   const out = reorientedVolume(volume, p);
   copySlices(volume.data, out.data, p, 0, p.shape[2]);

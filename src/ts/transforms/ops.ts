@@ -4,8 +4,9 @@
  * volume's world coordinates honest.
  */
 import type { Affine, Vec3, Volume, VoxelArray } from '../volume';
-import { voxelCount } from '../volume';
-import { cloneAffine, matmul4 } from '../geometry/affine';
+import { cloneAffine } from '../geometry/affine';
+import { reorient } from '../geometry/orientation';
+import type { AxisOrientation } from '../geometry/orientation';
 
 type VoxelArrayCtor = { new (n: number): VoxelArray; new (buf: ArrayBufferLike, byteOffset?: number, length?: number): VoxelArray };
 
@@ -34,11 +35,6 @@ export function shiftOrigin(affine: Affine, start: readonly number[]): Affine {
   const out = cloneAffine(affine);
   for (let r = 0; r < 3; r++) out[r][3] = affine[r][0] * start[0] + affine[r][1] * start[1] + affine[r][2] * start[2] + affine[r][3];
   return out;
-}
-
-/** Strides of an [ni, nj, nk] array in NIfTI order. */
-export function strides(shape: readonly number[]): Vec3 {
-  return [1, shape[0], shape[0] * shape[1]];
 }
 
 /**
@@ -85,58 +81,19 @@ export interface AxisMap {
   sign: [number, number, number];
 }
 
-/** Applies an axis permutation / flip to data; output shape is the permuted input shape. */
-export function axisMapData<T extends VoxelArray>(src: T, shape: Vec3, map: AxisMap): { data: T; shape: Vec3 } {
-  const st = strides(shape);
-  const outShape: Vec3 = [shape[map.axis[0]], shape[map.axis[1]], shape[map.axis[2]]];
-  const step = [0, 1, 2].map((d) => map.sign[d] * st[map.axis[d]]);
-  let base = 0;
-  for (let d = 0; d < 3; d++) if (map.sign[d] < 0) base += (shape[map.axis[d]] - 1) * st[map.axis[d]];
-  const out = allocLike(src, voxelCount(shape));
-  const [n0, n1, n2] = outShape;
-  const [s0, s1, s2] = step;
-  let o = 0;
-  if (s0 === 1) {
-    // Fast path: rows stay contiguous, so copy them whole.
-    for (let c = 0; c < n2; c++) {
-      for (let b = 0; b < n1; b++) {
-        const s = base + c * s2 + b * s1;
-        (out as VoxelArray).set((src as VoxelArray).subarray(s, s + n0) as never, o);
-        o += n0;
-      }
-    }
-  } else {
-    for (let c = 0; c < n2; c++) {
-      for (let b = 0; b < n1; b++) {
-        let s = base + c * s2 + b * s1;
-        for (let a = 0; a < n0; a++, s += s0) out[o++] = src[s];
-      }
-    }
-  }
-  return { data: out, shape: outShape };
-}
-
-/** The affine after `axisMapData`: output voxel o sits where source voxel (offset + P·o) sat. */
-export function axisMapAffine(affine: Affine, shape: Vec3, map: AxisMap): Affine {
-  const m: number[][] = [
-    [0, 0, 0, 0],
-    [0, 0, 0, 0],
-    [0, 0, 0, 0],
-    [0, 0, 0, 1],
-  ];
+/** An axis map as a reorientation: source axis map.axis[d] becomes axis d, flipped where map.sign[d] is -1. */
+export function axisMapOrientation(map: AxisMap): AxisOrientation {
+  const o: AxisOrientation = { axes: [0, 0, 0], flips: [1, 1, 1] };
   for (let d = 0; d < 3; d++) {
-    const a = map.axis[d];
-    m[a][d] = map.sign[d];
-    if (map.sign[d] < 0) m[a][3] = shape[a] - 1;
+    o.axes[map.axis[d]] = d;
+    o.flips[map.axis[d]] = map.sign[d];
   }
-  return matmul4(affine, m);
+  return o;
 }
 
-/** Applies an axis map to a whole volume, keeping its world geometry consistent. */
+/** Applies an axis map to a whole volume, keeping its world geometry consistent (see geometry/orientation's reorient). */
 export function axisMapVolume<T extends VoxelArray>(vol: Volume<T>, map: AxisMap): Volume<T> {
-  const { data, shape } = axisMapData(vol.data, vol.shape, map);
-  const spacing: Vec3 = [vol.spacing[map.axis[0]], vol.spacing[map.axis[1]], vol.spacing[map.axis[2]]];
-  return makeVolume(vol, data, shape, spacing, axisMapAffine(vol.affine, vol.shape, map));
+  return reorient(vol, axisMapOrientation(map));
 }
 
 /** Same shape and same affine (to a tolerance in mm): the check paired image and label volumes must pass. */
