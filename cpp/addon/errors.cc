@@ -2,8 +2,6 @@
 
 #include <c10/util/Exception.h>
 
-#include <new>
-
 #include "core/errors.h"
 #include "core/memory.h"
 
@@ -26,12 +24,12 @@ CapturedError capture_current_exception() {
   } catch (const CoreError& e) {
     return {e.code(), e.what()};
   } catch (const c10::Error& e) {
-    std::string msg = first_paragraph(e.what_without_backtrace());
-    if (is_out_of_memory(e)) return {"ERR_TORCH_OOM", "Out of memory in LibTorch: " + msg};
-    return {"ERR_TORCH", "LibTorch error: " + msg};
-  } catch (const std::bad_alloc&) {
-    return {"ERR_TORCH_OOM", "Out of memory (host allocation failed)"};
+    // Allocation failures in our words (size and device), never the allocator's own text.
+    if (is_out_of_memory(e)) return {"ERR_TORCH_OOM", out_of_memory_message(e)};
+    return {"ERR_TORCH", "LibTorch error: " + first_paragraph(e.what_without_backtrace())};
   } catch (const std::exception& e) {
+    // std::bad_alloc lands here.
+    if (is_out_of_memory(e)) return {"ERR_TORCH_OOM", out_of_memory_message(e)};
     return {"ERR_TORCH", first_paragraph(e.what())};
   } catch (...) {
     return {"ERR_TORCH", "Unknown native error"};

@@ -107,11 +107,15 @@ Napi::Value ModelWrap::PredictVolume(const Napi::CallbackInfo& info) {
   TensorArg volume = read_tensor(info[0], "volume");
   PredictOptions options = read_predict_options(read_object(info[1], "options"));
   std::vector<Napi::Value> keep{volume.holder};
-  // An Int32Array(1) the caller sets to non-zero to cancel between batches of windows.
-  if (info.Length() > 2 && info[2].IsTypedArray()) {
-    Napi::TypedArray flag = info[2].As<Napi::TypedArray>();
-    if (flag.TypedArrayType() != napi_int32_array || flag.ElementLength() < 1) throw_invalid_arg(env, "cancel", "expected an Int32Array of length 1");
-    options.window.cancel = static_cast<const int32_t*>(typed_array_data(flag));
+  // An Int32Array(1) the caller sets to non-zero to cancel between batches of windows. The work
+  // thread reads it while the call runs, so it must live in a SharedArrayBuffer: an ArrayBuffer
+  // could be detached (and its memory freed) under that read.
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    const char* expected = "expected an Int32Array of length 1 over a SharedArrayBuffer (new Int32Array(new SharedArrayBuffer(4)))";
+    if (!info[2].IsTypedArray()) throw_invalid_arg(env, "cancel", expected);
+    TypedArrayInfo flag = typed_array_info(info[2].As<Napi::TypedArray>());
+    if (flag.type != napi_int32_array || flag.length < 1 || !flag.shared) throw_invalid_arg(env, "cancel", expected);
+    options.window.cancel = static_cast<const int32_t*>(flag.data);
     keep.push_back(info[2]);
   }
   auto out = std::make_shared<torch::Tensor>();

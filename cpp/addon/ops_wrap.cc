@@ -1,6 +1,7 @@
 #include "ops_wrap.h"
 
 #include "core/errors.h"
+#include "core/inferers/sliding_window.h"
 #include "core/losses/dice_loss.h"
 #include "core/metrics/dice_metric.h"
 #include "core/ops/components.h"
@@ -71,7 +72,8 @@ int read_connectivity(const Napi::CallbackInfo& info) {
   return info[1].As<Napi::Number>().Int32Value();
 }
 
-// largestComponent(mask {Uint8Array, shape [D,H,W]}, connectivity): a new mask, plus counts.
+// largestComponent(mask {Uint8Array, shape [D,H,W]}, connectivity): a new mask in which each
+// non-zero value keeps its own largest component (MONAI's KeepLargestConnectedComponent), plus counts.
 Napi::Value LargestComponent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorArg m = read_mask(info);
@@ -79,10 +81,12 @@ Napi::Value LargestComponent(const Napi::CallbackInfo& info) {
   auto out = std::make_shared<torch::Tensor>();
   auto stats = std::make_shared<ComponentStats>();
   torch::Tensor x = m.tensor;
+  // A mask copied from an ArrayBuffer is ours already: work on it in place.
+  const bool owned = m.holder.IsEmpty();
   return PromiseWorker::Start(
       env,
-      [x, connectivity, out, stats] {
-        *out = x.clone();
+      [x, owned, connectivity, out, stats] {
+        *out = owned ? x : x.clone();
         *stats = keep_largest_component(out->data_ptr<uint8_t>(), x.size(2), x.size(1), x.size(0), connectivity);
       },
       [out, stats](Napi::Env env) -> Napi::Value {
@@ -119,15 +123,22 @@ Napi::Value LabelComponents(const Napi::CallbackInfo& info) {
 }
 
 // Test hooks (exported underscore-prefixed, so their math can be checked from JavaScript):
-// _diceLoss(logits, target) -> number; _diceMetric(logits, target) -> {data: Float64Array [B, C]}
+// _diceLoss(logits, target, includeBackground) -> number;
+// _diceMetric(logits, target, includeBackground) -> {data: Float64Array [B, C or C - 1]}
+bool read_include_background(const Napi::CallbackInfo& info, size_t index) {
+  if (!info[index].IsBoolean()) throw_invalid_arg(info.Env(), "includeBackground", "is required (expected a boolean)");
+  return info[index].As<Napi::Boolean>().Value();
+}
+
 Napi::Value DiceLoss(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorArg l = read_tensor(info[0], "logits");
   TensorArg t = read_tensor(info[1], "target");
+  const bool include_background = read_include_background(info, 2);
   auto out = std::make_shared<double>(0);
   torch::Tensor a = l.tensor, b = t.tensor;
   return PromiseWorker::Start(
-      env, [a, b, out] { *out = dice_loss(a.to(torch::kFloat64), b).item<double>(); },
+      env, [a, b, include_background, out] { *out = dice_loss(a.to(torch::kFloat64), b, include_background).item<double>(); },
       [out](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *out); }, {l.holder, t.holder});
 }
 
@@ -135,10 +146,34 @@ Napi::Value DiceMetric(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TensorArg l = read_tensor(info[0], "logits");
   TensorArg t = read_tensor(info[1], "target");
+  const bool include_background = read_include_background(info, 2);
   auto out = std::make_shared<torch::Tensor>();
   torch::Tensor a = l.tensor, b = t.tensor;
   return PromiseWorker::Start(
-      env, [a, b, out] { *out = dice_metric(a, b); }, [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {l.holder, t.holder});
+      env, [a, b, include_background, out] { *out = dice_metric(a, b, include_background); },
+      [out](Napi::Env env) -> Napi::Value { return tensor_with_shape(env, *out); }, {l.holder, t.holder});
+}
+
+// Test hook _importanceMap(roi [D, H, W], sigmaScale) -> {data: Float32Array, shape}: the
+// sliding window's Gaussian weights (MONAI's compute_importance_map), computed synchronously.
+Napi::Value ImportanceMap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto roi = read_size3(info[0], "roi");
+  if (!info[1].IsNumber()) throw_invalid_arg(env, "sigmaScale", "expected a number");
+  const double sigma_scale = info[1].As<Napi::Number>().DoubleValue();
+  torch::Tensor w = guarded(env, [&] {
+    for (auto r : roi) require(r <= 1024, "Invalid argument 'roi': sizes up to 1024");
+    return importance_map(roi, BlendMode::Gaussian, sigma_scale, torch::TensorOptions());
+  });
+  return tensor_with_shape(env, w);
+}
+
+// Test hook _isZeroCopy(typedArray) -> boolean: whether the addon reads this array in place
+// (over a SharedArrayBuffer) instead of copying it when a call starts (over an ArrayBuffer).
+Napi::Value IsZeroCopy(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) throw_invalid_arg(env, "array", "expected a typed array");
+  return Napi::Boolean::New(env, typed_array_info(info[0].As<Napi::TypedArray>()).shared);
 }
 
 // Test hook _optimizerSteps(config, params, grads[][], lrs[]): runs the optimizer on hand-made
@@ -199,6 +234,8 @@ void RegisterOps(Napi::Env env, Napi::Object exports) {
   exports.Set("_diceLoss", Napi::Function::New(env, DiceLoss, "_diceLoss"));
   exports.Set("_diceMetric", Napi::Function::New(env, DiceMetric, "_diceMetric"));
   exports.Set("_optimizerSteps", Napi::Function::New(env, OptimizerSteps, "_optimizerSteps"));
+  exports.Set("_importanceMap", Napi::Function::New(env, ImportanceMap, "_importanceMap"));
+  exports.Set("_isZeroCopy", Napi::Function::New(env, IsZeroCopy, "_isZeroCopy"));
 }
 
 }  // namespace liverseg::addon

@@ -97,6 +97,7 @@ ModelOptions read_model_options(const Napi::Object& c) {
       read_enum<Precision>(c, "precision", "", {{"auto", Precision::Auto}, {"off", Precision::Off}, {"bf16", Precision::BF16}, {"fp16", Precision::FP16}});
   o.seed = static_cast<uint64_t>(read_number(c, "seed"));
   o.channels_last = read_bool(c, "channelsLast");
+  o.include_background = read_bool(c, "includeBackground");
   o.optimizer = read_optimizer_options(c.Get("optimizer"), "optimizer");
   return o;
 }

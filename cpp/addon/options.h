@@ -25,7 +25,7 @@ Napi::Object read_object(const Napi::Value& value, const std::string& name);
 // [D, H, W] of positive integers.
 std::array<int64_t, 3> read_size3(const Napi::Value& value, const char* name);
 
-// { inChannels, outChannels, channels, block, dropout, device, precision, seed, channelsLast, optimizer }
+// { inChannels, outChannels, channels, block, dropout, device, precision, seed, channelsLast, includeBackground, optimizer }
 ModelOptions read_model_options(const Napi::Object& config);
 // { name, lr, beta1, beta2, eps, weightDecay, gradAveraging, amsgrad }; `name` prefixes the fields.
 OptimizerOptions read_optimizer_options(const Napi::Value& value, const std::string& name);

@@ -24,15 +24,19 @@ torch::ScalarType dtype_of(Napi::Env env, napi_typedarray_type t, const char* na
 
 }  // namespace
 
-void* typed_array_data(const Napi::TypedArray& ta) {
+TypedArrayInfo typed_array_info(const Napi::TypedArray& ta) {
   // Straight from napi_get_typedarray_info: it also works for arrays over a SharedArrayBuffer,
-  // which Napi::ArrayBuffer cannot wrap (the data loader's cache lives in shared memory).
-  napi_typedarray_type type;
-  size_t length = 0, offset = 0;
-  void* data = nullptr;
+  // which Napi::ArrayBuffer cannot wrap. napi_is_arraybuffer is true for an ArrayBuffer and false
+  // for a SharedArrayBuffer.
+  Napi::Env env = ta.Env();
+  TypedArrayInfo info;
+  size_t offset = 0;
   napi_value buffer;
-  NAPI_THROW_IF_FAILED(ta.Env(), napi_get_typedarray_info(ta.Env(), ta, &type, &length, &data, &buffer, &offset), nullptr);
-  return data;
+  NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, ta, &info.type, &info.length, &info.data, &buffer, &offset), info);
+  bool is_array_buffer = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &is_array_buffer), info);
+  info.shared = !is_array_buffer;
+  return info;
 }
 
 TensorArg read_tensor(const Napi::Value& value, const char* name) {
@@ -49,18 +53,36 @@ TensorArg read_tensor(const Napi::Value& value, const char* name) {
   int64_t n = 1;
   for (uint32_t i = 0; i < shape_a.Length(); ++i) {
     Napi::Value s = shape_a.Get(i);
-    if (!s.IsNumber() || s.As<Napi::Number>().Int64Value() < 0) throw_invalid_arg(env, std::string(name) + ".shape", "sizes must be non-negative integers");
-    shape.push_back(s.As<Napi::Number>().Int64Value());
+    const double d = s.IsNumber() ? s.As<Napi::Number>().DoubleValue() : -1;
+    if (!(d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<int64_t>(d)))) {
+      throw_invalid_arg(env, std::string(name) + ".shape", "sizes must be non-negative integers");
+    }
+    shape.push_back(static_cast<int64_t>(d));
+    if (shape.back() != 0 && n > INT64_MAX / shape.back())
+      throw_invalid_arg(env, std::string(name) + ".shape", "the sizes' product is too large", "ERR_SHAPE_MISMATCH");
     n *= shape.back();
   }
-  if (static_cast<int64_t>(ta.ElementLength()) != n) {
-    throw_invalid_arg(env, name, "data has " + std::to_string(ta.ElementLength()) + " elements but the shape needs " + std::to_string(n), "ERR_SHAPE_MISMATCH");
+  // Read once: the length, type and pointer below are one consistent snapshot (a detached buffer
+  // reads as length 0 and fails the shape check).
+  const TypedArrayInfo info = typed_array_info(ta);
+  if (static_cast<int64_t>(info.length) != n) {
+    throw_invalid_arg(env, name, "data has " + std::to_string(info.length) + " elements but the shape needs " + std::to_string(n), "ERR_SHAPE_MISMATCH");
   }
-  const auto dtype = dtype_of(env, ta.TypedArrayType(), name);
-  void* ptr = typed_array_data(ta);
+  const auto dtype = dtype_of(env, info.type, name);
   TensorArg arg;
-  arg.tensor = n == 0 ? torch::empty(shape, torch::dtype(dtype)) : torch::from_blob(ptr, shape, torch::dtype(dtype));
-  arg.holder = data;
+  if (n == 0) {
+    arg.tensor = torch::empty(shape, torch::dtype(dtype));
+  } else if (info.shared) {
+    arg.tensor = torch::from_blob(info.data, shape, torch::dtype(dtype));
+    arg.holder = data;
+  } else {
+    // One copy on the JS thread (see TensorArg). LibTorch's copy kernel splits it across the
+    // intra-op threads, which also share the first touches of the fresh pages, most of its time:
+    // 100 MiB of int16 took ~38 ms with 2 threads and ~76 ms with 1 (a warm memcpy is ~13 ms).
+    // Memory populated up front (MAP_POPULATE) was no faster, and transparent huge pages cut the
+    // median but stalled up to 0.5 s in compaction. A SharedArrayBuffer input costs nothing.
+    arg.tensor = guarded(env, [&] { return torch::from_blob(info.data, shape, torch::dtype(dtype)).clone(); });
+  }
   return arg;
 }
 

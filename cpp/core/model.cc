@@ -63,7 +63,7 @@ double Model::train_step(const torch::Tensor& images, const torch::Tensor& label
   optimizer_->zero_grad();
   torch::Tensor logits = run_net(x);
   x = torch::Tensor();
-  torch::Tensor loss = dice_loss(logits, g);
+  torch::Tensor loss = dice_loss(logits, g, options_.include_background);
   logits = torch::Tensor();
   // bf16 keeps fp32's exponent range, so it needs no loss scaling; fp16 gets a fixed scale that
   // the step undoes, and a step whose gradients overflow is skipped.
@@ -89,7 +89,7 @@ double Model::train_step(const torch::Tensor& images, const torch::Tensor& label
 
 torch::Tensor Model::evaluate(const torch::Tensor& images, const torch::Tensor& labels) {
   torch::Tensor logits = forward(images);
-  return dice_metric(logits, labels.to(torch::kCPU));
+  return dice_metric(logits, labels.to(torch::kCPU), options_.include_background);
 }
 
 torch::Tensor Model::predict_volume(const torch::Tensor& volume, const PredictOptions& o) {
@@ -119,7 +119,7 @@ torch::Tensor Model::predict_volume(const torch::Tensor& volume, const PredictOp
   x = torch::Tensor();
   out = out.squeeze(0);  // [O, D, H, W]
   switch (o.output) {
-    case OutputKind::Mask: out = out.gt(0).to(torch::kUInt8); break;
+    case OutputKind::Mask: out = binarize_logits(out).to(torch::kUInt8); break;
     case OutputKind::Probabilities: out = torch::sigmoid(out); break;
     case OutputKind::Logits: break;
   }

@@ -25,6 +25,9 @@ struct ModelOptions {
   Precision precision = Precision::Auto;
   uint64_t seed = 0;
   bool channels_last = false;
+  // MONAI's include_background for the Dice loss of train_step and the Dice metric of evaluate:
+  // false drops channel 0 when the model has several output channels (ignored with one).
+  bool include_background = true;
 };
 
 // Intensity window applied on the device after upload: y = clamp((x - a_min) / (a_max - a_min) * (b_max - b_min) + b_min).
@@ -57,7 +60,8 @@ class Model {
   torch::Tensor forward(const torch::Tensor& images);
   // One optimisation step on a batch; returns the Dice loss before the step.
   double train_step(const torch::Tensor& images, const torch::Tensor& labels);
-  // Per-case, per-channel Dice ([B, C], NaN for empty ground truth) of one forward pass.
+  // Per-case, per-channel Dice ([B, C], or [B, C - 1] without the background channel; NaN for an
+  // empty ground truth) of one forward pass, binarised as MONAI's AsDiscrete(threshold=0.5).
   torch::Tensor evaluate(const torch::Tensor& images, const torch::Tensor& labels);
   // Whole-volume prediction of one volume [D, H, W] of any dtype (sliding windows or one pass).
   torch::Tensor predict_volume(const torch::Tensor& volume, const PredictOptions& options);

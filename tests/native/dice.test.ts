@@ -16,7 +16,7 @@ describe('DiceLoss', () => {
     const p = logits.map(sigmoid);
     const inter = p.reduce((a, v, i) => a + v * target[i], 0);
     const expected = 1 - (2 * inter + 1e-5) / (p.reduce((a, v) => a + v, 0) + 3 + 1e-5);
-    const loss = await b._diceLoss(t(logits, [1, 1, 1, 2, 2]), t(target, [1, 1, 1, 2, 2]));
+    const loss = await b._diceLoss(t(logits, [1, 1, 1, 2, 2]), t(target, [1, 1, 1, 2, 2]), true);
     expect(loss).toBeCloseTo(expected, 6);
   });
 
@@ -29,12 +29,12 @@ describe('DiceLoss', () => {
       return 1 - (2 * inter + 1e-5) / (p.reduce((a, v) => a + v, 0) + g.reduce((a, v) => a + v, 0) + 1e-5);
     };
     const expected = (per(logits.slice(0, 4), target.slice(0, 4)) + per(logits.slice(4), target.slice(4))) / 2;
-    expect(await b._diceLoss(t(logits, [2, 1, 4, 1, 1]), t(target, [2, 1, 4, 1, 1]))).toBeCloseTo(expected, 6);
+    expect(await b._diceLoss(t(logits, [2, 1, 4, 1, 1]), t(target, [2, 1, 4, 1, 1]), true)).toBeCloseTo(expected, 6);
   });
 
   it('gives about 0 for an empty prediction of an empty target (smoothing) and about 1 for a miss', async () => {
-    expect(await b._diceLoss(t([-30, -30], [1, 1, 2, 1, 1]), t([0, 0], [1, 1, 2, 1, 1]))).toBeLessThan(1e-4);
-    expect(await b._diceLoss(t([-30, -30], [1, 1, 2, 1, 1]), t([1, 1], [1, 1, 2, 1, 1]))).toBeGreaterThan(0.999);
+    expect(await b._diceLoss(t([-30, -30], [1, 1, 2, 1, 1]), t([0, 0], [1, 1, 2, 1, 1]), true)).toBeLessThan(1e-4);
+    expect(await b._diceLoss(t([-30, -30], [1, 1, 2, 1, 1]), t([1, 1], [1, 1, 2, 1, 1]), true)).toBeGreaterThan(0.999);
   });
 });
 
@@ -45,19 +45,19 @@ describe('DiceMetric', () => {
     // case 0: P = {0, 1}, G = {1, 2} -> 2 * 1 / 4 = 0.5; case 1: P = G = {3} -> 1
     const logits = [1, 0.1, -1, -2, -1, -1, -1, 3];
     const target = [0, 1, 1, 0, 0, 0, 0, 1];
-    const out = await b._diceMetric(t(logits, [2, 1, 4, 1, 1]), t(target, [2, 1, 4, 1, 1]));
+    const out = await b._diceMetric(t(logits, [2, 1, 4, 1, 1]), t(target, [2, 1, 4, 1, 1]), true);
     expect(out.shape).toEqual([2, 1]);
     expect(out.data[0]).toBeCloseTo(0.5, 12);
     expect(out.data[1]).toBeCloseTo(1, 12);
   });
 
-  it('treats a logit of exactly 0 as background', async () => {
-    const out = await b._diceMetric(t([0, 1], [1, 1, 2, 1, 1]), t([1, 1], [1, 1, 2, 1, 1]));
-    expect(out.data[0]).toBeCloseTo((2 * 1) / 3, 12);
+  it('treats a logit of exactly 0 as foreground (sigmoid 0.5 >= 0.5, as MONAI)', async () => {
+    const out = await b._diceMetric(t([0, 1], [1, 1, 2, 1, 1]), t([1, 1], [1, 1, 2, 1, 1]), true);
+    expect(out.data[0]).toBe(1);
   });
 
   it('gives NaN for an empty ground truth and 0 for an empty prediction of a non-empty one', async () => {
-    const out = await b._diceMetric(t([1, 1, -1, -1], [2, 1, 2, 1, 1]), t([0, 0, 1, 0], [2, 1, 2, 1, 1]));
+    const out = await b._diceMetric(t([1, 1, -1, -1], [2, 1, 2, 1, 1]), t([0, 0, 1, 0], [2, 1, 2, 1, 1]), true);
     expect(Number.isNaN(out.data[0])).toBe(true);
     expect(out.data[1]).toBe(0);
   });

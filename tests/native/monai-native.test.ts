@@ -97,13 +97,11 @@ describe("masks: MONAI's AsDiscrete(threshold=0.5) on the sigmoid", () => {
   });
 
   it('the Dice metric counts a logit of 0, and one channel counts label == 1 (not label != 0)', async () => {
-    // P = {0, 1, 3} (logit 0 counts), G = {0, 1} (label 2 is not class 1): 2 * 2 / (3 + 2)
-    const out = await b._diceMetric(
-      { data: Float32Array.from([0, 1, -1, 5]), shape: [1, 1, 4, 1, 1] },
-      { data: Float32Array.from([1, 1, 0, 2]), shape: [1, 1, 4, 1, 1] },
-      true,
-    );
-    expect(out.data[0]).toBeCloseTo(0.8, 12);
+    const t = (v: number[]) => ({ data: Float32Array.from(v), shape: [1, 1, v.length, 1, 1] });
+    // logit 0 counts: P = G = {0}
+    expect((await b._diceMetric(t([0, -1]), t([1, 0]), true)).data[0]).toBe(1);
+    // label 2 is not class 1: G = {0}, P = {0, 1}: 2 * 1 / (2 + 1)
+    expect((await b._diceMetric(t([5, 5]), t([1, 2]), true)).data[0]).toBeCloseTo(2 / 3, 12);
   });
 });
 

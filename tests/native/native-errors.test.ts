@@ -84,7 +84,7 @@ describe('bad input gets a LiversegError with a code, and the process survives',
     expect(await codeOf(net.setWeights(await other.getWeights()))).toBe('ERR_MODEL_MISMATCH');
     // raw binding: mismatched sizes reach LibTorch's own checks
     const b = loadBinding() as NativeBinding & NativeTestHooks;
-    const err = await b._diceLoss({ data: new Float32Array(4), shape: [1, 1, 4] }, { data: new Float32Array(3), shape: [1, 1, 3] }).catch((e) => e);
+    const err = await b._diceLoss({ data: new Float32Array(4), shape: [1, 1, 4] }, { data: new Float32Array(3), shape: [1, 1, 3] }, true).catch((e) => e);
     expect(err.code).toBe('ERR_SHAPE_MISMATCH');
   });
 
@@ -110,6 +110,7 @@ describe('bad input gets a LiversegError with a code, and the process survives',
       precision: 'auto',
       seed: 0,
       channelsLast: false,
+      includeBackground: true,
       optimizer,
     };
     const noSeed: Record<string, unknown> = { ...config };

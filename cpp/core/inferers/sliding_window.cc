@@ -19,19 +19,36 @@ std::vector<int64_t> window_starts(int64_t size, int64_t roi, double overlap) {
   return starts;
 }
 
+int64_t window_count(int64_t size, int64_t roi, double overlap) {
+  if (size <= roi) return 1;
+  const int64_t step = std::max<int64_t>(1, static_cast<int64_t>(static_cast<double>(roi) * (1.0 - overlap)));
+  return (size - roi + step - 1) / step + 1;
+}
+
+// MONAI 1.4's compute_importance_map (monai/data/utils.py), gaussian mode, exactly:
+//   sigma_a = sigma_scale * roi_a
+//   x_a = arange(-(roi_a - 1) / 2, (roi_a - 1) / 2 + 1) in float32   (centre (roi_a - 1) / 2 in voxel index)
+//   g_a = exp(x_a^2 / (-2 sigma_a^2));  map = (g_0 outer g_1) outer g_2, in float32
+//   map = clamp(map, min = max(min(map), 1e-3))   (which is clamp(map, min = 1e-3))
+// MONAI does NOT divide by the maximum: for an odd roi the centre voxel is exp(0) = 1 anyway; for an
+// even roi the two middle voxels are exp(-0.25 / (2 sigma^2)) < 1 on that axis and the map's
+// maximum stays below 1. The blend divides by the summed weights, so a common scale only matters
+// through the 1e-3 floor, and we keep MONAI's (no rescaling before the floor). SPEC 5's
+// "normalised to a maximum of 1" holds for odd sizes only; MONAI's code is what we follow.
 torch::Tensor importance_map(const std::array<int64_t, 3>& roi, BlendMode mode, double sigma_scale, const torch::TensorOptions& options) {
   auto opts = options.dtype(torch::kFloat32);
   if (mode == BlendMode::Constant) return torch::ones({roi[0], roi[1], roi[2]}, opts);
   std::vector<torch::Tensor> axes;
   for (int a = 0; a < 3; ++a) {
-    const double sigma = std::max(sigma_scale * static_cast<double>(roi[a]), 1e-6);
-    const double centre = static_cast<double>(roi[a] / 2);
-    torch::Tensor x = torch::arange(roi[a], torch::dtype(torch::kFloat64));
-    axes.push_back(torch::exp(-0.5 * ((x - centre) / sigma).pow(2)));
+    const double sigma = sigma_scale * static_cast<double>(roi[a]);
+    require(sigma > 0, "Invalid argument 'sigmaScale': must be > 0");
+    const double half = static_cast<double>(roi[a] - 1) / 2.0;
+    torch::Tensor x = torch::arange(-half, half + 1.0, torch::dtype(torch::kFloat32));
+    axes.push_back(torch::exp(x.pow(2) / (-2.0 * sigma * sigma)));
   }
   torch::Tensor w = axes[0].view({-1, 1, 1}) * axes[1].view({1, -1, 1}) * axes[2].view({1, 1, -1});
-  w = w / w.max();
-  return w.clamp_min(1e-3).to(opts);
+  const double floor = std::max(w.min().item<double>(), 1e-3);
+  return w.clamp_min(floor).to(opts);
 }
 
 namespace {
@@ -83,6 +100,16 @@ torch::Tensor sliding_window_inference(const torch::Tensor& input, const Predict
   for (auto r : o.roi) require(r >= 1, "Invalid argument 'roi': sizes must be >= 1");
   require(o.overlap >= 0 && o.overlap < 1, "Invalid argument 'overlap': must be in [0, 1)");
   require(o.batch_size >= 1, "Invalid argument 'batchSize': must be >= 1");
+  {
+    // The window count is bounded before anything is allocated: overlap 0.99 gives one window per
+    // voxel step (a 1 s segmentation took 364 s). TypeScript checks this too, naming the option as
+    // the caller wrote it; this is the invariant.
+    int64_t windows = 1;
+    for (int a = 0; a < 3; ++a) windows *= window_count(std::max(input.size(2 + a), o.roi[a]), o.roi[a], o.overlap);
+    require(windows <= kMaxWindows, "Invalid argument 'overlap': overlap " + c10::str(o.overlap) + " with roi [" + std::to_string(o.roi[0]) + ", " +
+                                        std::to_string(o.roi[1]) + ", " + std::to_string(o.roi[2]) + "] needs " + std::to_string(windows) +
+                                        " windows, more than " + std::to_string(kMaxWindows) + "; use a smaller overlap or a larger roi");
+  }
 
   // Volumes smaller than a window are padded symmetrically (floor before), like SpatialPad.
   std::array<int64_t, 3> before{0, 0, 0}, after{0, 0, 0};
@@ -107,7 +134,7 @@ torch::Tensor sliding_window_inference(const torch::Tensor& input, const Predict
   } catch (const Cancelled&) {
     throw;
   } catch (const std::exception& e) {
-    if (!(o.accumulate == Accumulate::Auto && acc.is_cuda() && is_out_of_memory(e))) throw;
+    if (!(o.accumulate == Accumulate::Auto && acc.is_cuda() && is_device_out_of_memory(e))) throw;
     // Stitching a large volume is where GPU memory usually runs out: retry with the sums on the CPU.
     release_cached_memory();
     out = run_windows(x, predict, o, torch::kCPU);

@@ -33,9 +33,15 @@ using Predictor = std::function<torch::Tensor(const torch::Tensor&)>;
 
 // Start offsets along one axis, MONAI's dense_patch_slices rule.
 std::vector<int64_t> window_starts(int64_t size, int64_t roi, double overlap);
+// window_starts(size, roi, overlap).size(), without building the list.
+int64_t window_count(int64_t size, int64_t roi, double overlap);
 
-// Separable Gaussian (sigma = sigma_scale * roi) centred at roi / 2, scaled to a maximum of 1 and
-// clamped to at least 1e-3; or all ones for BlendMode::Constant.
+// sliding_window_inference refuses more windows than this (ERR_INVALID_ARG naming overlap and roi).
+constexpr int64_t kMaxWindows = 100000;
+
+// MONAI 1.4's compute_importance_map: a separable Gaussian (sigma = sigma_scale * roi) centred at
+// (roi - 1) / 2 on each axis, float32, clamped to at least 1e-3 (not rescaled: its maximum is 1
+// for odd sizes and below 1 for even ones); or all ones for BlendMode::Constant.
 torch::Tensor importance_map(const std::array<int64_t, 3>& roi, BlendMode mode, double sigma_scale, const torch::TensorOptions& options);
 
 // input: [1, C, D, H, W] already on the model's device. Returns [1, O, D, H, W] float32 blended

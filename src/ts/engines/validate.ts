@@ -5,7 +5,10 @@ import type { ResUNet } from '../nets/resunet';
 import type { Vec3 } from '../volume';
 import type { StagePlan } from './plan';
 
-/** Mean Dice over the validation cases whose label is not empty; null when none has a liver. */
+/**
+ * Mean Dice over the validation cases whose label is not empty; 0 when every label is empty (as
+ * MONAI's DiceMetric aggregates all-NaN), null only when there is nothing to validate.
+ */
 export async function validateStage(net: ResUNet, valSet: CacheDataset, plan: StagePlan, overlap: number): Promise<number | null> {
   const scores: number[] = [];
   for (let i = 0; i < valSet.length; i++) {
@@ -17,5 +20,6 @@ export async function validateStage(net: ResUNet, valSet: CacheDataset, plan: St
     scores.push(maskDice(pred.data, s.label!.data));
   }
   const finite = scores.filter(Number.isFinite);
-  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : null;
+  if (scores.length === 0) return null;
+  return finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : 0;
 }

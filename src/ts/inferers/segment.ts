@@ -17,11 +17,13 @@ import { pasteBack } from '../transforms/crop-foreground';
 import { cropData } from '../transforms/ops';
 import { assertVolume, Vec3, Volume, withData } from '../volume';
 import { assertFiniteVoxels } from '../io/voxels';
-import { toNativeArray } from '../native/dtypes';
+import { sharedLike, toSharedNativeArray } from '../native/dtypes';
 import { SLIDING_WINDOW_DEFAULTS } from '../nets/config';
 import { checkWindowCount } from '../nets/sliding-window-plan';
 import { throwIfAborted } from '../errors';
-import { labelComponents, largestComponent, resizeNative } from '../native/ops';
+import { keepLargestComponent as largestComponent, labelComponents, resizeArea } from '../nets/engines/volume-ops';
+import type { EngineOption } from '../nets/engines/types';
+import { assertEngineOption, engineOf, FINE_MODES, FineMode, wholePassPlan } from './engine';
 import { assertLoadedPipeline, LoadedPipeline, loadPipeline } from './pipeline';
 
 export interface SegmentOptions {
@@ -39,6 +41,20 @@ export interface SegmentOptions {
   mirror?: boolean;
   /** Keep only the largest 26-connected component. Default true. */
   keepLargestComponent?: boolean;
+  /**
+   * The inference engine when `model` is a path: 'auto' (default: LIVERSEG_ENGINE, else LibTorch on
+   * CUDA, onnxruntime-node on the CPU when installed, onnxruntime-node when the addon cannot load),
+   * 'libtorch' or 'onnxruntime'. A loaded pipeline keeps the engine it was loaded with.
+   */
+  engine?: EngineOption;
+  /**
+   * The fine stage: 'windows' (sliding windows), 'whole' (one pass over the padded region when it
+   * fits `maxVoxelsPerPass`, else windows) or 'auto' (whole where it fits and saves work, on the
+   * CPU). Default: the pipeline's, else 'auto'.
+   */
+  fineMode?: FineMode;
+  /** The largest padded region one 'whole' pass may cover, in voxels. Default: what keeps the pass under about 4 GiB. */
+  maxVoxelsPerPass?: number;
   signal?: AbortSignal;
 }
 
@@ -62,6 +78,9 @@ export interface Mask extends Volume<Uint8Array> {
 
 const BOOLEAN_OPTIONS = ['mirror', 'keepLargestComponent'] as const;
 
+/** The fine stage's default mode (docs/BENCHMARKS.md has the Dice and time comparison it rests on). */
+export const DEFAULT_FINE_MODE: FineMode = 'auto';
+
 function checkOptions(o: SegmentOptions): void {
   if (o === null || typeof o !== 'object') throw invalidArg('options', `expected an object, got ${describeValue(o)}`);
   if (typeof o.model !== 'string') assertLoadedPipeline(o.model, 'options.model');
@@ -79,6 +98,16 @@ function checkOptions(o: SegmentOptions): void {
   }
   if (o.device !== undefined && typeof o.device !== 'string') throw invalidArg('options.device', `expected 'auto', 'cpu', 'cuda' or 'cuda:N', got ${describeValue(o.device)}`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidArg('options.signal', `expected an AbortSignal, got ${describeValue(o.signal)}`);
+  if (o.engine !== undefined) assertEngineOption(o.engine, 'options.engine');
+  if (o.fineMode !== undefined && !FINE_MODES.includes(o.fineMode)) {
+    throw invalidArg('options.fineMode', `expected ${FINE_MODES.map((m) => `'${m}'`).join(', ')}, got ${describeValue(o.fineMode)}`);
+  }
+  if (o.maxVoxelsPerPass !== undefined && !(Number.isInteger(o.maxVoxelsPerPass) && o.maxVoxelsPerPass >= 1)) {
+    throw invalidArg('options.maxVoxelsPerPass', `expected a positive integer (voxels), got ${describeValue(o.maxVoxelsPerPass)}`);
+  }
+  if (o.engine !== undefined && o.engine !== 'auto' && typeof o.model !== 'string' && engineOf(o.model.fine.net) !== o.engine) {
+    throw invalidArg('options.engine', `'${o.engine}', but the pipeline was loaded on ${engineOf(o.model.fine.net)}; load it with loadPipeline(path, { engine: '${o.engine}' })`);
+  }
 }
 
 /**
@@ -101,29 +130,29 @@ export async function likeliestLiverBox(probs: Float32Array, size: Vec3): Promis
 
 /**
  * Segments the liver in a CT.
- * @param input a `Volume` in Hounsfield units, or a NIfTI path.
+ * @param input a `Volume` in Hounsfield units, a NIfTI path, or a DICOM series (folder, .zip, file list or Buffers; see `loadVolume`).
  * @example
  * const mask = await segment('ct.nii.gz', { model: 'models/pipeline.json' });
  * await saveVolume('liver.nii.gz', mask);
  * console.log(mask.timings.total, mask.liverFound);
  */
-export async function segment(input: Volume | string, options: SegmentOptions): Promise<Mask> {
+export async function segment(input: Volume | import('../io/load-volume').VolumeSource, options: SegmentOptions): Promise<Mask> {
   checkOptions(options);
   const t0 = performance.now();
   const signal = options.signal;
   throwIfAborted(signal, 'segment()');
-  const volume = typeof input === 'string' ? await loadVolume(input) : input;
+  const volume = typeof input === 'string' || Array.isArray(input) || input instanceof Uint8Array ? await loadVolume(input) : (input as Volume);
   assertVolume(volume, 'volume');
   if (volume.shape.some((s) => s < 2)) {
     throw invalidArg('volume.shape', `${describeValue(volume.shape)} is not a 3D volume (a 2D image or a single slice cannot be segmented)`, 'ERR_SHAPE_MISMATCH');
   }
   await assertFiniteVoxels(volume.data, 'volume.data');
-  const pipeline = typeof options.model === 'string' ? await loadPipeline(options.model, { device: options.device }) : options.model;
+  const pipeline = typeof options.model === 'string' ? await loadPipeline(options.model, { device: options.device, engine: options.engine }) : options.model;
   const tLoad = performance.now();
   throwIfAborted(signal, 'segment()');
 
   const { volume: canon, transform } = await toCanonicalAsync(volume);
-  const data = toNativeArray(canon.data);
+  const data = await toSharedNativeArray(canon.data);
   const shape = canon.shape as Vec3;
   const onGpu = pipeline.fine.net.device.startsWith('cuda');
   const windowsPerBatch = options.windowsPerBatch ?? (onGpu ? 4 : 1);
@@ -134,7 +163,7 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
   if (pipeline.kind === 'two-stage' && pipeline.coarse) {
     const coarse = pipeline.coarse;
     const size = coarse.bundle.inputSize as Vec3;
-    const resized = await resizeNative(data, shape, size, 'area');
+    const resized = await resizeArea(data, shape, size);
     throwIfAborted(signal, 'segment()');
     const probs = await coarse.net.predictVolume({ data: resized, shape: size }, { sliding: false, intensity: coarse.bundle.intensity, output: 'probabilities' });
     const box = await likeliestLiverBox(probs.data, size);
@@ -152,13 +181,21 @@ export async function segment(input: Volume | string, options: SegmentOptions): 
     const whole = size.every((s, a) => s === shape[a]);
     const overlap = options.overlap ?? SLIDING_WINDOW_DEFAULTS.overlap;
     checkWindowCount(size, fine.bundle.inputSize, overlap, 'options.overlap');
-    const crop = whole ? data : cropData(data, shape, roi.start, size);
+    // Cut into shared memory, which the addon reads in place (see toSharedNativeArray).
+    const crop = whole ? data : cropData(data, shape, roi.start, size, 0, sharedLike(data, size[0] * size[1] * size[2]));
+    // One pass over the whole region is one window the size of the region (padded to the model's
+    // input size where smaller, as the windows are): no overlap, nothing to blend.
+    const onePass = wholePassPlan(options.fineMode ?? pipeline.fineMode ?? DEFAULT_FINE_MODE, size, fine.bundle.inputSize as Vec3, overlap, {
+      architecture: fine.net.architecture,
+      onGpu,
+      maxVoxelsPerPass: options.maxVoxelsPerPass ?? pipeline.maxVoxelsPerPass,
+    });
     const pred = await fine.net.predictVolume(
       { data: crop, shape: size },
       {
-        roi: fine.bundle.inputSize as Vec3,
+        roi: onePass ?? (fine.bundle.inputSize as Vec3),
         overlap,
-        blend: options.blend ?? SLIDING_WINDOW_DEFAULTS.blend,
+        blend: onePass ? 'constant' : (options.blend ?? SLIDING_WINDOW_DEFAULTS.blend),
         batchSize: windowsPerBatch,
         mirror: options.mirror ?? SLIDING_WINDOW_DEFAULTS.mirror,
         intensity: fine.bundle.intensity,

@@ -3,6 +3,11 @@
  * D = nk, H = nj, W = ni): the public API in NIfTI order lives in nets/ and inferers/.
  * Only src/ts/native/ and the classes of nets/ that wrap a native object use these types;
  * loader.ts is the only module that loads the addon.
+ *
+ * Typed arrays passed in: one over an ArrayBuffer is copied into memory the addon owns before the
+ * call returns (so detaching or reusing the buffer afterwards cannot touch the call); one over a
+ * SharedArrayBuffer is read in place, without a copy, until the call settles (it cannot be
+ * detached; do not write to it meanwhile).
  */
 import type { NativeArray } from './dtypes';
 
@@ -38,6 +43,13 @@ export interface NativeModelConfig {
   precision: 'auto' | 'off' | 'bf16' | 'fp16';
   seed: number;
   channelsLast: boolean;
+  /**
+   * MONAI's `include_background` for the Dice loss of `trainStep` and the Dice metric of
+   * `evaluate` (MONAI's default is true; the seed used false): false leaves channel 0 out when the
+   * model has several output channels (evaluate then returns [B, C - 1]); with one channel it is
+   * ignored, as in MONAI. Required.
+   */
+  includeBackground: boolean;
   optimizer: NativeOptimizerConfig;
 }
 
@@ -60,6 +72,7 @@ export interface NativePredictOptions {
   deviceLimitBytes: number;
   mirror: boolean;
   intensity?: NativeIntensityWindow;
+  /** 'mask': uint8, 1 where sigmoid(logit) >= 0.5 in float32 (MONAI's AsDiscrete(threshold=0.5); logit 0 counts). */
   output: 'mask' | 'probabilities' | 'logits';
 }
 
@@ -81,6 +94,11 @@ export interface NativeModel {
   forward(images: NativeTensor<Float32Array>): Promise<NativeTensor<Float32Array>>;
   trainStep(images: NativeTensor<Float32Array>, labels: NativeTensor): Promise<number>;
   evaluate(images: NativeTensor<Float32Array>, labels: NativeTensor): Promise<NativeTensor<Float64Array>>;
+  /**
+   * `cancel`: an Int32Array of length 1 over a SharedArrayBuffer (`new Int32Array(new SharedArrayBuffer(4))`),
+   * set to non-zero to cancel between batches of windows; one over an ArrayBuffer is ERR_INVALID_ARG.
+   * More windows than 100,000 (from overlap and roi) is ERR_INVALID_ARG, before anything runs.
+   */
   predictVolume(volume: NativeTensor, options: NativePredictOptions, cancel?: Int32Array): Promise<NativeTensor>;
   getWeights(): Promise<NativeNamedTensor[]>;
   setWeights(weights: NativeNamedTensor[]): Promise<void>;
@@ -103,9 +121,17 @@ export interface NativeBackend {
   defaultDevice: string;
 }
 
+/**
+ * `largestComponent`'s result, MONAI's KeepLargestConnectedComponent (independent=True): each
+ * non-zero value keeps its own largest component and its value; on a tie, the component MONAI
+ * keeps (the one met last in a C-order scan of MONAI's [i, j, k] array).
+ */
 export interface NativeComponents extends NativeTensor<Uint8Array> {
+  /** Components of all values together, before. */
   components: number;
+  /** Non-zero voxels left. */
   keptVoxels: number;
+  /** Non-zero voxels before. */
   totalVoxels: number;
 }
 
@@ -125,8 +151,12 @@ export interface NativeBinding {
  * the library uses.
  */
 export interface NativeTestHooks {
-  _diceLoss(logits: NativeTensor, target: NativeTensor): Promise<number>;
-  _diceMetric(logits: NativeTensor, target: NativeTensor): Promise<NativeTensor<Float64Array>>;
+  _diceLoss(logits: NativeTensor, target: NativeTensor, includeBackground: boolean): Promise<number>;
+  _diceMetric(logits: NativeTensor, target: NativeTensor, includeBackground: boolean): Promise<NativeTensor<Float64Array>>;
+  /** The sliding window's Gaussian weights for a window [D, H, W] (MONAI's compute_importance_map). */
+  _importanceMap(roi: [number, number, number], sigmaScale: number): NativeTensor<Float32Array>;
+  /** Whether the addon reads this array in place (SharedArrayBuffer) rather than copying it (ArrayBuffer). */
+  _isZeroCopy(array: ArrayBufferView): boolean;
   /** Runs the optimizer on given tensors (float64), one step per gradient set. `config` is complete, as createModel's. */
   _optimizerSteps(
     config: NativeOptimizerConfig,

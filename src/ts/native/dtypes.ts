@@ -76,3 +76,32 @@ export function adopt<T extends NativeArray>(a: T): T {
 export function toNativeArray(data: VoxelArray): NativeArray {
   return isNativeArray(data) ? data : Float32Array.from(data);
 }
+
+/** Elements copied between yields to the event loop. */
+const SHARE_CHUNK = 1 << 20;
+
+/**
+ * Voxel data in a SharedArrayBuffer, as the addon reads without a copy (a plain ArrayBuffer could
+ * be detached mid-call, so the addon copies those, on the JS thread). The copy here runs in
+ * chunks with the event loop served between them; data already shared and of a native type is
+ * returned as it is. uint16 and uint32 become float32, as in {@link toNativeArray}.
+ */
+export async function toSharedNativeArray(data: VoxelArray): Promise<NativeArray> {
+  if (isNativeArray(data) && data.buffer instanceof SharedArrayBuffer) return data;
+  const name = nativeDtypeOf(data) ?? 'Float32Array';
+  const C = NATIVE_DTYPES[name].ctor as unknown as new (b: SharedArrayBuffer) => NativeArray;
+  const out = new C(new SharedArrayBuffer(data.length * NATIVE_DTYPES[name].ctor.BYTES_PER_ELEMENT));
+  for (let start = 0; start < data.length; start += SHARE_CHUNK) {
+    const end = Math.min(data.length, start + SHARE_CHUNK);
+    out.set(data.subarray(start, end) as never, start);
+    if (end < data.length) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return out;
+}
+
+/** A zeroed array of `like`'s native type and `n` elements in a SharedArrayBuffer. */
+export function sharedLike<T extends NativeArray>(like: T, n: number): T {
+  const name = nativeDtypeOf(like) ?? 'Float32Array';
+  const C = NATIVE_DTYPES[name].ctor as unknown as new (b: SharedArrayBuffer) => T;
+  return new C(new SharedArrayBuffer(n * NATIVE_DTYPES[name].ctor.BYTES_PER_ELEMENT));
+}

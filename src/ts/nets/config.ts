@@ -41,6 +41,11 @@ export interface ModelOptions extends ResUNetConfig {
   seed?: number;
   /** Keep 5D activations channels-last (can help oneDNN and cuDNN). Default false. */
   channelsLast?: boolean;
+  /**
+   * Dice loss and metric over channel 0 too. Default true, as MONAI; with one output channel it
+   * has no effect (MONAI ignores include_background=False then, as the seed's single-channel model shows).
+   */
+  includeBackground?: boolean;
   optimizer?: OptimizerConfig;
 }
 
@@ -78,7 +83,7 @@ export const DEFAULT_ARCHITECTURE: ResolvedArchitecture = {
   dropout: 0,
 };
 
-const MODEL_KEYS = ['inChannels', 'outChannels', 'channels', 'block', 'dropout', 'device', 'precision', 'seed', 'channelsLast', 'optimizer'];
+const MODEL_KEYS = ['inChannels', 'outChannels', 'channels', 'block', 'dropout', 'device', 'precision', 'seed', 'channelsLast', 'includeBackground', 'optimizer'];
 const OPTIMIZER_KEYS = ['name', 'lr', 'betas', 'eps', 'weightDecay', 'gradAveraging', 'amsgrad'];
 
 function configError(field: string, problem: string): LiversegError {
@@ -124,6 +129,7 @@ export interface ResolvedModelOptions {
   precision: 'auto' | 'off' | 'bf16' | 'fp16';
   seed: number;
   channelsLast: boolean;
+  includeBackground: boolean;
   optimizer: Required<OptimizerConfig>;
 }
 
@@ -148,6 +154,8 @@ export function resolveModelOptions(o: ModelOptions = {}): ResolvedModelOptions 
   intIn(seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
   const channelsLast = o.channelsLast ?? false;
   if (typeof channelsLast !== 'boolean') throw configError('channelsLast', `expected a boolean, got ${describeValue(channelsLast)}`);
+  const includeBackground = o.includeBackground ?? true;
+  if (typeof includeBackground !== 'boolean') throw configError('includeBackground', `expected a boolean, got ${describeValue(includeBackground)}`);
   const opt = o.optimizer ?? {};
   if (opt === null || typeof opt !== 'object') throw configError('optimizer', `expected an object, got ${describeValue(opt)}`);
   checkKeys(opt, OPTIMIZER_KEYS, 'optimizer.');
@@ -167,7 +175,7 @@ export function resolveModelOptions(o: ModelOptions = {}): ResolvedModelOptions 
   };
   if (typeof optimizer.gradAveraging !== 'boolean') throw configError('optimizer.gradAveraging', 'expected a boolean');
   if (typeof optimizer.amsgrad !== 'boolean') throw configError('optimizer.amsgrad', 'expected a boolean');
-  return { architecture, device, precision, seed, channelsLast, optimizer };
+  return { architecture, device, precision, seed, channelsLast, includeBackground, optimizer };
 }
 
 /** Parameter count of an architecture, from the layer sizes alone (bias and InstanceNorm affine included). */

@@ -49,7 +49,7 @@ export interface PredictVolumeOptions {
   mirror?: boolean;
   /** Applied on the device after upload, so raw int16 HU can be passed as they are. */
   intensity?: IntensityWindowConfig;
-  /** 'mask' (default, uint8 with logit > 0), 'probabilities' (sigmoid) or 'logits'. */
+  /** 'mask' (default: uint8, 1 where sigmoid >= 0.5, MONAI's AsDiscrete(threshold=0.5)), 'probabilities' (sigmoid) or 'logits'. */
   output?: 'mask' | 'probabilities' | 'logits';
   signal?: AbortSignal;
 }
@@ -96,6 +96,7 @@ export class ResUNet {
       precision: o.precision,
       seed: o.seed,
       channelsLast: o.channelsLast,
+      includeBackground: o.includeBackground,
       optimizer: {
         name: o.optimizer.name,
         lr: o.optimizer.lr,
@@ -203,7 +204,8 @@ export class ResUNet {
     if (sliding) checkWindowCount(volume.shape, options.roi!, nopts.overlap, 'overlap');
     this.checkPassMemory(sliding ? [options.roi![0], options.roi![1], options.roi![2] * nopts.batchSize] : volume.shape);
     await assertFiniteVoxels(volume.data, 'volume.data');
-    const cancel = new Int32Array(1);
+    // The native work thread reads the flag while the call runs: it must live in memory that cannot be detached.
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
     const signal = options.signal;
     const onAbort = () => {
       cancel[0] = 1;
