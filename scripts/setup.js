@@ -34,7 +34,6 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-
 function newestMtime(entries) {
   let newest = 0;
   const visit = (p) => {
@@ -65,13 +64,30 @@ const aptPackages = [];
 if (!has('cmake')) aptPackages.push('cmake');
 if (!has('g++') || !has('make')) aptPackages.push('g++', 'make');
 if (!findTorch()) aptPackages.push('libtorch-dev');
-/** [command that shows the package is there, Debian package] for the test suite's peers and servers. */
+// Debian's LibTorch ships c10d's Gloo process group, but its headers need Gloo's own (data-parallel training).
+const debianTorch = ['x86_64-linux-gnu', 'aarch64-linux-gnu'].some((arch) => fs.existsSync(`/usr/lib/${arch}/cmake/Torch/TorchConfig.cmake`));
+if ((debianTorch || aptPackages.includes('libtorch-dev')) && !fs.existsSync('/usr/include/gloo/context.h')) aptPackages.push('libgloo-dev');
+/**
+ * [what shows the package is there, Debian package] for the test suite's peers and servers: a
+ * command on PATH, or a function that returns true when the package is installed.
+ */
 const TEST_TOOLS = [
   ['clang-format', 'clang-format'],
+  ['redis-server', 'redis-server'],
+  ['chromium', 'chromium'],
+  // DICOM: the independent converter the loader is checked against, the transcoders that make every
+  // transfer syntax, the SEG validator and dumper.
+  ['dcm2niix', 'dcm2niix'],
+  ['dcmdump', 'dcmtk'],
+  ['dciodvfy', 'dicom3tools'],
+  ['gdcmconv', 'libgdcm-tools'],
+  // ONNX: the reference checker the exported graphs must pass (a Python module, no command).
+  [() => spawnSync('/usr/bin/python3', ['-c', 'import onnx'], { stdio: 'ignore' }).status === 0, 'python3-onnx'],
 ];
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 const canApt = has('apt-get') && isRoot;
-const testTools = process.argv.includes('--no-test-tools') ? [] : TEST_TOOLS.filter(([cmd]) => !has(cmd)).map(([, pkg]) => pkg);
+const present = (check) => (typeof check === 'function' ? check() : has(check));
+const testTools = process.argv.includes('--no-test-tools') ? [] : TEST_TOOLS.filter(([check]) => !present(check)).map(([, pkg]) => pkg);
 if (testTools.length && !canApt) log(`not installing the test suite's tools (${testTools.join(', ')}): not root with apt-get; the tests that need them skip`);
 if (canApt) for (const pkg of testTools) if (!aptPackages.includes(pkg)) aptPackages.push(pkg);
 if (aptPackages.length) {
@@ -101,6 +117,12 @@ if (newestMtime(['src/ts', 'tsconfig.json']) > mtime(tsStamp)) {
   fs.rmSync(path.join(root, 'lib'), { recursive: true, force: true });
   run('npx tsc -p .');
   fs.writeFileSync(path.join(root, tsStamp), new Date().toISOString() + '\n');
+}
+
+// 3b. the viewer page of liverseg-serve (src/viewer with NiiVue, bundled by esbuild into lib/viewer/)
+const viewerPage = path.join('lib', 'viewer', 'index.html');
+if (newestMtime(['src/viewer', 'scripts/build-viewer.js']) > mtime(viewerPage)) {
+  run('node scripts/build-viewer.js');
 }
 
 // 4. native addon

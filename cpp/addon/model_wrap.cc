@@ -2,6 +2,7 @@
 
 #include "core/errors.h"
 #include "core/runtime.h"
+#include "distributed_wrap.h"
 #include "errors.h"
 #include "options.h"
 #include "promise_worker.h"
@@ -23,6 +24,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                       InstanceMethod("getLearningRate", &ModelWrap::GetLearningRate),
                                       InstanceMethod("setLearningRate", &ModelWrap::SetLearningRate),
                                       InstanceMethod("info", &ModelWrap::Info),
+                                      InstanceMethod("attachDistributed", &ModelWrap::AttachDistributed),
                                       InstanceMethod("memoryStats", &ModelWrap::MemoryStats),
                                       InstanceMethod("dispose", &ModelWrap::Dispose),
                                   });
@@ -184,6 +186,19 @@ Napi::Value ModelWrap::SetLearningRate(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(m->mutex());
   guarded(env, [&] { m->set_learning_rate(lr); });
   return env.Undefined();
+}
+
+Napi::Value ModelWrap::AttachDistributed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto m = model(env);
+  auto ctx = read_distributed(info[0], "distributed");
+  return PromiseWorker::Start(
+      env,
+      [m, ctx] {
+        std::lock_guard<std::mutex> lock(m->mutex());
+        m->attach_distributed(ctx);
+      },
+      [](Napi::Env env) -> Napi::Value { return env.Undefined(); });
 }
 
 Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {

@@ -9,6 +9,7 @@
 #endif
 
 #include "core/runtime.h"
+#include "distributed_wrap.h"
 #include "model_wrap.h"
 #include "ops_wrap.h"
 
@@ -28,6 +29,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Model", liverseg::addon::ModelWrap::Define(env));
   exports.Set("createModel", Napi::Function::New(env, liverseg::addon::ModelWrap::Create, "createModel"));
   liverseg::addon::RegisterOps(env, exports);
+  liverseg::addon::RegisterDistributed(env, exports);
   return exports;
 }
 

@@ -69,7 +69,9 @@ double Model::train_step(const torch::Tensor& images, const torch::Tensor& label
   // the step undoes, and a step whose gradients overflow is skipped.
   const bool fp16 = autocast_enabled() && autocast_dtype() == torch::kHalf;
   const double scale = fp16 ? 1024.0 : 1.0;
+  if (reducer_) reducer_->prepare();
   (loss * scale).backward();
+  if (reducer_) reducer_->finish();
   if (fp16) {
     bool finite = true;
     torch::NoGradGuard no_grad;
@@ -124,6 +126,24 @@ torch::Tensor Model::predict_volume(const torch::Tensor& volume, const PredictOp
     case OutputKind::Logits: break;
   }
   return out.to(torch::kCPU).contiguous();
+}
+
+void Model::attach_distributed(std::shared_ptr<ProcessGroupContext> group) {
+  require(group != nullptr, "Invalid argument 'distributed': expected a distributed context");
+  require(!device_.is_cuda(), "Distributed training: this build all-reduces over Gloo on the CPU; NCCL for CUDA models is not built in", "ERR_DISTRIBUTED");
+  reducer_.reset();
+  if (group->world_size() > 1) {
+    std::vector<torch::Tensor> targets, state;
+    for (const auto& p : net_->parameters()) targets.push_back(p.detach());
+    for (const auto& b : net_->buffers()) targets.push_back(b.detach());
+    for (const auto& t : targets) state.push_back(t.contiguous());
+    torch::NoGradGuard no_grad;
+    group->broadcast(state);
+    for (size_t i = 0; i < targets.size(); ++i) {
+      if (!state[i].is_same(targets[i])) targets[i].copy_(state[i]);
+    }
+  }
+  reducer_ = std::make_unique<GradientReducer>(std::move(group), net_->parameters());
 }
 
 NamedTensors Model::weights() const {

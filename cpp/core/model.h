@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "distributed/distributed.h"
 #include "inferers/sliding_window.h"
 #include "nets/resunet3d.h"
 #include "optim/optimizer.h"
@@ -71,6 +72,11 @@ class Model {
 
   NamedTensors weights() const;
   void load_weights(const NamedTensors& weights);
+  // Data-parallel training: rank 0's weights are broadcast to every rank, and from then on each
+  // train_step averages the gradients over the ranks (bucketed, overlapping backward).
+  void attach_distributed(std::shared_ptr<ProcessGroupContext> group);
+  bool distributed() const { return reducer_ != nullptr; }
+
   NamedTensors optimizer_state() const { return optimizer_->state(); }
   void load_optimizer_state(const NamedTensors& state) { optimizer_->load_state(state); }
 
@@ -83,6 +89,7 @@ class Model {
   torch::Device device_;
   ResUNet3D net_{nullptr};
   std::unique_ptr<Optimizer> optimizer_;
+  std::unique_ptr<GradientReducer> reducer_;
   std::mutex mutex_;
 };
 

@@ -34,6 +34,21 @@ export interface DataLoaderOptions {
   dropLast?: boolean;
   /** Absolute module paths each worker requires first (to register custom transforms). */
   workerModules?: string[];
+  /**
+   * Data-parallel training: this loader serves rank `rank`'s part of every global batch of
+   * `worldSize * batchSize` items. The epoch's order is the same on every rank (from (seed, epoch));
+   * it is padded to a multiple of worldSize by wrapping around (as PyTorch's DistributedSampler),
+   * and each global batch, the last one included, is split into equal contiguous parts, rank 0 first.
+   * Each item's random stream follows its global position, so the ranks together see exactly the
+   * samples one process with batchSize * worldSize would.
+   */
+  shard?: { rank: number; worldSize: number };
+}
+
+/** One batch of an epoch: its dataset indices and their positions in the epoch (which seed their transforms). */
+interface BatchPlan {
+  indices: number[];
+  positions: number[];
 }
 
 /** Options of {@link DataLoader.epoch}. */
@@ -144,6 +159,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly numWorkers: number;
   readonly prefetch: number;
   readonly dropLast: boolean;
+  readonly shard: { rank: number; worldSize: number };
   /** 'workers' when batches come from worker threads, 'inline' otherwise. */
   readonly mode: 'inline' | 'workers';
   private readonly workerScript?: string;
@@ -166,6 +182,12 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (typeof seed !== 'number' || !Number.isFinite(seed)) throw invalidArg('seed', `expected a number, got ${describeValue(seed)}`);
     this.seed = seed;
     this.dropLast = options.dropLast ?? false;
+    const shard = options.shard ?? { rank: 0, worldSize: 1 };
+    if (shard === null || typeof shard !== 'object') throw invalidArg('shard', `expected { rank, worldSize }, got ${describeValue(shard)}`);
+    const worldSize = int(shard.worldSize, 'shard.worldSize', 1);
+    const rank = int(shard.rank, 'shard.rank', 0);
+    if (rank >= worldSize) throw invalidArg('shard.rank', `must be below worldSize (${worldSize}), got ${rank}`);
+    this.shard = { rank, worldSize };
     this.workerScript = this.numWorkers > 0 ? findWorkerScript() : undefined;
     this.mode = this.workerScript ? 'workers' : 'inline';
     if (this.mode === 'workers') {
@@ -186,10 +208,12 @@ export class DataLoader implements AsyncIterable<Batch> {
     }
   }
 
-  /** Batches per epoch. */
+  /** Batches per epoch (the same on every rank of a shard). */
   get length(): number {
-    const n = this.dataset.length;
-    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+    const w = this.shard.worldSize;
+    const n = w > 1 ? Math.ceil(this.dataset.length / w) * w : this.dataset.length;
+    const g = this.batchSize * w;
+    return this.dropLast ? Math.floor(n / g) : Math.ceil(n / g);
   }
 
   /** The dataset indices of epoch `e`, in the order they are served. */
@@ -198,11 +222,32 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.shuffle ? deriveRng(this.seed, RNG_STREAMS.shuffle, e).shuffle(idx) : idx;
   }
 
-  /** Dataset indices per batch for epoch `e`. */
+  /** Dataset indices per batch for epoch `e` (this rank's part of each global batch when sharded). */
   batches(e: number): number[][] {
+    return this.plan(e).map((b) => b.indices);
+  }
+
+  private plan(e: number): BatchPlan[] {
     const order = this.order(e);
-    const out: number[][] = [];
-    for (let b = 0; b < this.length; b++) out.push(order.slice(b * this.batchSize, (b + 1) * this.batchSize));
+    const { rank, worldSize: w } = this.shard;
+    const out: BatchPlan[] = [];
+    if (w === 1) {
+      for (let b = 0; b < this.length; b++) {
+        const indices = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
+        out.push({ indices, positions: indices.map((_, n) => b * this.batchSize + n) });
+      }
+      return out;
+    }
+    const total = Math.ceil(order.length / w) * w;
+    const padded = Array.from({ length: total }, (_, i) => order[i % order.length]);
+    const g = this.batchSize * w;
+    for (let b = 0; b < this.length; b++) {
+      const start = b * g;
+      const size = Math.min(g, total - start);
+      const per = size / w;
+      const positions = Array.from({ length: per }, (_, n) => start + rank * per + n);
+      out.push({ indices: positions.map((p) => padded[p]), positions });
+    }
     return out;
   }
 
@@ -210,13 +255,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     return deriveRngState(this.seed, RNG_STREAMS.augment, e, position);
   }
 
-  private async inlineBatch(e: number, b: number, indices: number[]): Promise<Batch> {
+  private async inlineBatch(e: number, { indices, positions }: BatchPlan): Promise<Batch> {
     // Let the consumer run first (it may start a native step that works off-thread meanwhile).
     await yieldToEventLoop();
     const samples = [];
     const cases: number[] = [];
     for (let n = 0; n < indices.length; n++) {
-      const rng = deriveRng(this.seed, RNG_STREAMS.augment, e, b * this.batchSize + n);
+      const rng = deriveRng(this.seed, RNG_STREAMS.augment, e, positions[n]);
       for (const s of await this.dataset.getSamples(indices[n], rng)) {
         samples.push(s);
         cases.push(indices[n]);
@@ -225,13 +270,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     return collate(samples, cases);
   }
 
-  private async workerBatch(e: number, b: number, indices: number[]): Promise<Batch> {
+  private async workerBatch(e: number, { indices, positions }: BatchPlan): Promise<Batch> {
     if (!this.pool) this.pool = new WorkerPool(this.workerScript as string, this.numWorkers, this.workerInit as WorkerInit);
     const prepared = await Promise.all(indices.map((i) => this.dataset.prepare(i)));
     const pw = this.pool.pick();
     const items: WorkerItem[] = prepared.map((p, n) => {
       const caseIndex = indices[n];
-      const rng = this.itemRng(e, b * this.batchSize + n);
+      const rng = this.itemRng(e, positions[n]);
       if (p.kind === 'cached') {
         const first = !pw.sent.has(caseIndex);
         pw.sent.add(caseIndex);
@@ -251,13 +296,13 @@ export class DataLoader implements AsyncIterable<Batch> {
     if (!Number.isInteger(e) || e < 0) throw invalidArg('epoch', `expected a non-negative integer, got ${describeValue(e)}`);
     const start = options.startBatch ?? 0;
     if (!Number.isInteger(start) || start < 0) throw invalidArg('startBatch', `expected a non-negative integer, got ${describeValue(start)}`);
-    const batches = this.batches(e);
+    const batches = this.plan(e);
     const inFlight = new Map<number, Promise<Batch>>();
     let next = start;
     const launch = (): void => {
       while (next < batches.length && inFlight.size < this.prefetch) {
         const b = next++;
-        const p = this.mode === 'workers' ? this.workerBatch(e, b, batches[b]) : this.inlineBatch(e, b, batches[b]);
+        const p = this.mode === 'workers' ? this.workerBatch(e, batches[b]) : this.inlineBatch(e, batches[b]);
         // Awaited below; this only keeps an abandoned epoch from reporting unhandled rejections.
         p.catch(() => undefined);
         inFlight.set(b, p);

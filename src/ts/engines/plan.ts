@@ -80,8 +80,12 @@ export function stageTransforms(plan: StagePlan, c: TrainConfig): { head: Transf
   return { head, train };
 }
 
-/** The settings a resumed run must share with the interrupted one for the result to be the same. */
-export function stageConfigKey(plan: StagePlan, c: TrainConfig): Record<string, unknown> {
+/**
+ * The settings a resumed run must share with the interrupted one for the result to be the same.
+ * `batchSize` is the global batch (batchSize x worldSize): a run may resume with another world
+ * size as long as the global batch, and so every step, stays the same.
+ */
+export function stageConfigKey(plan: StagePlan, c: TrainConfig, worldSize = 1): Record<string, unknown> {
   return {
     kind: plan.kind,
     data: nodePath.resolve(plan.dataDir),
@@ -98,7 +102,7 @@ export function stageConfigKey(plan: StagePlan, c: TrainConfig): Record<string, 
     epochs: plan.epochs,
     inputSize: plan.inputSize,
     cropsPerVolume: c.cropsPerVolume,
-    batchSize: c.batchSize,
+    batchSize: c.batchSize * worldSize,
     seed: c.seed,
     augment: c.augment,
     valRatio: c.valRatio,

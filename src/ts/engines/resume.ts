@@ -30,9 +30,18 @@ export async function resumeStage(
   if (!(await pathExists(lastPath))) return { ...FRESH_START };
   const ck = await loadCheckpoint(lastPath);
   if (JSON.stringify(ck.state.stageConfig) !== JSON.stringify(stageKey)) {
+    const saved = (ck.state.stageConfig ?? {}) as Record<string, unknown>;
+    const differ = [...new Set([...Object.keys(saved), ...Object.keys(stageKey)])].filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(stageKey[k]));
+    const why = differ
+      .map((k) =>
+        k === 'batchSize'
+          ? `the global batch (batchSize x world size) was ${JSON.stringify(saved[k])} and is now ${JSON.stringify(stageKey[k])}: choose a world size and batch size whose product is ${JSON.stringify(saved[k])}`
+          : `${k} was ${JSON.stringify(saved[k])} and is now ${JSON.stringify(stageKey[k])}`,
+      )
+      .join('; ');
     throw new LiversegError(
       'ERR_INVALID_CONFIG',
-      `${lastPath}: the checkpoint was made with other settings; resume with the same configuration or train into a new output folder`,
+      `${lastPath}: the checkpoint was made with other settings (${why}); resume with the same configuration or train into a new output folder`,
       {
         path: lastPath,
       },

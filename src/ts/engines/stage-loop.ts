@@ -13,6 +13,7 @@ import { DataLoader } from '../data/loader';
 import { CaseRecord, loadMsdDataset } from '../data/msd';
 import { splitCases, Split } from '../data/split';
 import { LiversegError } from '../errors';
+import type { DistributedContext } from '../native/distributed';
 import { manualSeed } from '../native/runtime';
 import { ResUNet } from '../nets/resunet';
 import { deriveRngState, RNG_STREAMS } from '../util/seeds';
@@ -81,8 +82,10 @@ async function trainEpoch(
   epoch: number,
   progress: ProgressReporter,
   signal?: AbortSignal,
+  dist?: DistributedContext,
 ): Promise<EpochTotals> {
   const te = performance.now();
+  let stopped = false;
   let lossSum = 0,
     steps = 0,
     stepSeconds = 0,
@@ -93,26 +96,66 @@ async function trainEpoch(
     const ts = performance.now();
     const loss = await net.trainStep({ data: batch.image, shape: [n, 1, ni, nj, nk] }, { data: batch.label!, shape: [n, 1, ni, nj, nk] });
     stepSeconds += (performance.now() - ts) / 1000;
-    lossSum += loss;
     steps++;
-    samples += n;
+    let stop = signal?.aborted === true;
+    if (dist) {
+      // One small collective per step: the global batch's loss and samples, and whether any rank was
+      // interrupted (all ranks stop at the same step, so none waits for a peer that left).
+      const [l, s, a] = await dist.allReduceSum([loss * n, n, stop ? 1 : 0]);
+      lossSum += l / s;
+      samples += s;
+      stop = a > 0;
+    } else {
+      lossSum += loss;
+      samples += n;
+    }
     const eta = ((performance.now() - te) / 1000 / steps) * (total - steps + total * (plan.epochs - epoch - 1));
     progress.step(steps, total, `epoch ${epoch + 1}/${plan.epochs} loss ${(lossSum / steps).toFixed(4)} ETA ${formatDuration(eta)}`);
-    if (signal?.aborted) break;
+    if (stop) {
+      stopped = true;
+      break;
+    }
   }
-  return { loss: lossSum / Math.max(1, steps), steps, stepSeconds, samples, interrupted: signal?.aborted === true && steps < total };
+  return { loss: lossSum / Math.max(1, steps), steps, stepSeconds, samples, interrupted: stopped && steps < total };
 }
 
-export async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOptions, progress: ProgressReporter): Promise<StageResult> {
+/** Every rank must start from the same epoch: a checkpoint that only some ranks can read would diverge. */
+async function checkSameStart(dist: DistributedContext, at: ResumePoint, lastPath: string): Promise<void> {
+  const [sum, sq] = await dist.allReduceSum([at.startEpoch, at.startEpoch * at.startEpoch]);
+  const w = dist.worldSize;
+  if (sum !== at.startEpoch * w || sq !== at.startEpoch * at.startEpoch * w) {
+    throw new LiversegError(
+      'ERR_DISTRIBUTED',
+      `Distributed training: the ranks would resume from different epochs (rank ${dist.rank}: ${at.startEpoch}); every rank must see the same ${lastPath}`,
+      { path: lastPath },
+    );
+  }
+}
+
+export async function runStage(
+  plan: StagePlan,
+  c: TrainConfig,
+  options: TrainOptions,
+  progress: ProgressReporter,
+  dist?: DistributedContext,
+): Promise<StageResult> {
   const t0 = performance.now();
   await fsp.mkdir(plan.outDir, { recursive: true });
   const { trainSet, valSet, split } = await loadStageData(plan, c, progress);
   const net = await ResUNet.create(stageModelOptions(c));
-  const loader = new DataLoader(trainSet, { batchSize: c.batchSize, shuffle: true, seed: c.seed, numWorkers: c.workers });
+  const loader = new DataLoader(trainSet, {
+    batchSize: c.batchSize,
+    shuffle: true,
+    seed: c.seed,
+    numWorkers: c.workers,
+    shard: dist ? { rank: dist.rank, worldSize: dist.worldSize } : undefined,
+  });
+  // Only rank 0 writes the stage's files; the others train and validate their parts.
+  const writer = !dist || dist.rank === 0;
   const schedule = stageSchedule(plan, c);
   const lastPath = nodePath.join(plan.outDir, 'last.json');
   const bestPath = nodePath.join(plan.outDir, 'best.json');
-  const key = stageConfigKey(plan, c);
+  const key = stageConfigKey(plan, c, dist?.worldSize ?? 1);
   const intensity = intensityOf(c);
   const voxelsPerSample = plan.inputSize[0] * plan.inputSize[1] * plan.inputSize[2];
   let interrupted = false;
@@ -121,10 +164,15 @@ export async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOp
   let peakRss = process.memoryUsage().rss;
   try {
     if (c.resume) at = await resumeStage(net, lastPath, key, plan.kind, progress);
-    const log = await RunLog.open(plan.outDir, plan.kind, at.startEpoch);
+    if (dist) {
+      await checkSameStart(dist, at, lastPath);
+      await net.attachDistributed(dist);
+    }
+    const log = writer ? await RunLog.open(plan.outDir, plan.kind, at.startEpoch) : undefined;
     let { bestDice, bestEpoch } = at;
     for (epoch = at.startEpoch; epoch < plan.epochs; epoch++) {
-      if (options.signal?.aborted) {
+      const abortedNow = options.signal?.aborted === true;
+      if (dist ? (await dist.allReduceSum([abortedNow ? 1 : 0]))[0] > 0 : abortedNow) {
         interrupted = true;
         break;
       }
@@ -133,7 +181,7 @@ export async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOp
       manualSeed(deriveRngState(c.seed, RNG_STREAMS.torch, epoch)[0]);
       const lr = schedule.lrForEpoch(epoch);
       await net.setLearningRate(lr);
-      const totals = await trainEpoch(net, loader, plan, epoch, progress, options.signal);
+      const totals = await trainEpoch(net, loader, plan, epoch, progress, options.signal, dist);
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
       if (totals.interrupted) {
         // An interrupted epoch is not counted: `last` stays at the previous epoch boundary so a resume repeats it whole.
@@ -142,14 +190,14 @@ export async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOp
       }
       const done = epoch + 1;
       const validate = split.val.length > 0 && (done % c.valInterval === 0 || done === plan.epochs);
-      const valDice = validate ? await validateStage(net, valSet, plan, c.valOverlap) : null;
+      const valDice = validate ? await validateStage(net, valSet, plan, c.valOverlap, dist) : null;
       const improved = valDice !== null && (bestDice === null || valDice > bestDice);
       if (improved) {
         bestDice = valDice;
         bestEpoch = done;
       }
       // Without a validation set every epoch's weights become the bundle: the last one is the best we know.
-      if (improved || split.val.length === 0) {
+      if (writer && (improved || split.val.length === 0)) {
         await saveModel(bestPath, net, {
           stage: plan.kind,
           intensity,
@@ -178,15 +226,16 @@ export async function runStage(plan: StagePlan, c: TrainConfig, options: TrainOp
         stepSeconds: totals.stepSeconds / Math.max(1, totals.steps),
         voxelsPerSecond: (totals.samples * voxelsPerSample) / Math.max(1e-9, totals.stepSeconds),
       };
-      await log.append(row);
-      await saveCheckpoint(lastPath, await net.getWeights(), await net.getOptimizerState(), {
-        epoch: done,
-        bestDice,
-        bestEpoch,
-        stageConfig: key,
-        seed: c.seed,
-        elapsedSeconds: at.elapsedBefore + (performance.now() - t0) / 1000,
-      });
+      if (log) await log.append(row);
+      if (writer)
+        await saveCheckpoint(lastPath, await net.getWeights(), await net.getOptimizerState(), {
+          epoch: done,
+          bestDice,
+          bestEpoch,
+          stageConfig: key,
+          seed: c.seed,
+          elapsedSeconds: at.elapsedBefore + (performance.now() - t0) / 1000,
+        });
       progress.line(epochLine(plan.kind, plan.epochs, row, { dice: bestDice, epoch: bestEpoch }));
       const report: EpochReport = { ...row, stage: plan.kind, epochs: plan.epochs, bestDice, bestEpoch };
       options.onEpoch?.(report);

@@ -8,6 +8,7 @@ import { promises as fsp } from 'fs';
 import * as nodePath from 'path';
 import { writePipeline } from '../bundle/pipeline-file';
 import { describeValue, invalidArg, LiversegError } from '../errors';
+import { DistributedContext, DistributedOptions, resolveDistributedOptions } from '../native/distributed';
 import { resolveModelOptions } from '../nets/config';
 import type { EpochMetrics } from './chart';
 import { resolveTrainConfig, TrainConfig } from './config';
@@ -30,8 +31,16 @@ export interface TrainOptions {
   onEpoch?: (report: EpochReport) => void;
   /** Aborting saves `last` at the end of the running step and resolves with `interrupted: true`. */
   signal?: AbortSignal;
-  /** Where progress goes; default a bar on a terminal, plain lines otherwise, on stderr. */
+  /** Where progress goes; default a bar on a terminal, plain lines otherwise, on stderr (rank 0 only when distributed). */
   progress?: ProgressReporter;
+  /**
+   * Data-parallel training: this process is rank `rank` of `worldSize` (all started with the same
+   * config). Each rank trains on its part of every global batch (worldSize x batchSize volumes),
+   * gradients are averaged over the ranks, validation is split between them; only rank 0 writes
+   * checkpoints, bundles, metrics and pipeline.json. A dead peer or an unreachable master ends in
+   * ERR_DISTRIBUTED after at most `timeoutSeconds`.
+   */
+  distributed?: DistributedOptions;
 }
 
 export interface StageResult {
@@ -90,9 +99,28 @@ async function preparedKind(dir: string): Promise<string | undefined> {
 }
 
 /** The coarse or fine training set: the folder itself when it was prepared already, else prepared under the output. */
-async function derivedData(c: TrainConfig, kind: 'resized' | 'foreground', progress: ProgressReporter, signal?: AbortSignal): Promise<string> {
+async function derivedData(
+  c: TrainConfig,
+  kind: 'resized' | 'foreground',
+  progress: ProgressReporter,
+  signal?: AbortSignal,
+  dist?: DistributedContext,
+): Promise<string> {
   if ((await preparedKind(c.data)) === kind) return c.data;
   const out = nodePath.join(c.output, 'prepared');
+  if (dist && dist.rank !== 0) {
+    // Rank 0 prepares; the others wait for it (the output folder is shared by the ranks of one machine).
+    await dist.barrier();
+    return nodePath.join(out, kind);
+  }
+  try {
+    return await prepareOnce(c, kind, out, progress, signal);
+  } finally {
+    if (dist) await dist.barrier();
+  }
+}
+
+async function prepareOnce(c: TrainConfig, kind: 'resized' | 'foreground', out: string, progress: ProgressReporter, signal?: AbortSignal): Promise<string> {
   const r = await prepareDatasets(c.data, out, {
     coarseSize: c.coarseSize,
     margin: c.margin,
@@ -115,7 +143,6 @@ async function derivedData(c: TrainConfig, kind: 'resized' | 'foreground', progr
  */
 export async function train(config: Partial<TrainConfig>, options: TrainOptions = {}): Promise<TrainResult> {
   const c = resolveTrainConfig(config as Record<string, unknown>);
-  const progress = options.progress ?? createProgress();
   try {
     await fsp.access(nodePath.join(c.data, 'dataset.json'));
   } catch {
@@ -125,27 +152,40 @@ export async function train(config: Partial<TrainConfig>, options: TrainOptions 
     throw invalidArg('options.signal', `expected an AbortSignal, got ${describeValue(options.signal)}`);
   if (options.onEpoch !== undefined && typeof options.onEpoch !== 'function')
     throw invalidArg('options.onEpoch', `expected a function, got ${describeValue(options.onEpoch)}`);
+  const distOptions = options.distributed === undefined ? undefined : resolveDistributedOptions(options.distributed);
   // Everything that can be checked without training is checked before the output folder exists.
   resolveModelOptions(stageModelOptions(c));
   await makeOutputDir(c.output);
+  if (!distOptions || distOptions.worldSize === 1) return trainWith(c, options, options.progress ?? createProgress());
+  const dist = await DistributedContext.create(options.distributed!);
+  try {
+    const progress = options.progress ?? createProgress(process.stderr, dist.rank !== 0);
+    return await trainWith(c, options, progress, dist);
+  } finally {
+    dist.close();
+  }
+}
+
+async function trainWith(c: TrainConfig, options: TrainOptions, progress: ProgressReporter, dist?: DistributedContext): Promise<TrainResult> {
   const stages: StageResult[] = [];
   const plan = (kind: StageKind, dataDir: string, epochs: number) => stagePlan(c, kind, dataDir, epochs);
   const finish = (pipeline?: string): TrainResult => ({ stages, pipeline, interrupted: stages.some((s) => s.interrupted), config: c });
   if (c.stage === 'single') {
-    stages.push(await runStage(plan('single', c.data, c.epochs), c, options, progress));
+    stages.push(await runStage(plan('single', c.data, c.epochs), c, options, progress, dist));
     return finish();
   }
   if (c.stage === 'coarse' || c.stage === 'two-stage') {
-    const dir = await derivedData(c, 'resized', progress, options.signal);
-    stages.push(await runStage(plan('coarse', dir, c.epochs), c, options, progress));
+    const dir = await derivedData(c, 'resized', progress, options.signal, dist);
+    stages.push(await runStage(plan('coarse', dir, c.epochs), c, options, progress, dist));
     if (stages[stages.length - 1].interrupted) return finish();
   }
   if (c.stage === 'fine' || c.stage === 'two-stage') {
-    const dir = await derivedData(c, 'foreground', progress, options.signal);
-    stages.push(await runStage(plan('fine', dir, c.stage === 'two-stage' && c.fineEpochs > 0 ? c.fineEpochs : c.epochs), c, options, progress));
+    const dir = await derivedData(c, 'foreground', progress, options.signal, dist);
+    stages.push(await runStage(plan('fine', dir, c.stage === 'two-stage' && c.fineEpochs > 0 ? c.fineEpochs : c.epochs), c, options, progress, dist));
   }
   if (c.stage === 'two-stage' && !stages.some((s) => s.interrupted)) {
     const pipelinePath = nodePath.join(c.output, 'pipeline.json');
+    if (dist && dist.rank !== 0) return finish(pipelinePath);
     await writePipeline(pipelinePath, stages[0].bundle, stages[1].bundle, c.margin);
     return finish(pipelinePath);
   }

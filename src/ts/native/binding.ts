@@ -107,6 +107,12 @@ export interface NativeModel {
   getLearningRate(): number;
   setLearningRate(lr: number): void;
   info(): NativeModelInfo;
+  /**
+   * Data-parallel training: broadcasts rank 0's weights to every rank, then every `trainStep`
+   * averages its gradients over the ranks (bucketed all-reduce started from autograd hooks).
+   * CPU models only in this build (Gloo); ERR_DISTRIBUTED on a CUDA model.
+   */
+  attachDistributed(context: NativeDistributed): Promise<void>;
   memoryStats(resetPeak?: boolean): NativeMemoryStats;
   dispose(): void;
 }
@@ -135,8 +141,36 @@ export interface NativeComponents extends NativeTensor<Uint8Array> {
   totalVoxels: number;
 }
 
+/** Every field required: TypeScript (native/distributed.ts) resolves them. */
+export interface NativeDistributedOptions {
+  rank: number;
+  worldSize: number;
+  /** The master's host; rank 0 serves the TCPStore rendezvous on `port` there. */
+  host: string;
+  port: number;
+  /** Rendezvous and every collective fail with ERR_DISTRIBUTED after this long. */
+  timeoutMs: number;
+  /** Gradient bytes per all-reduce bucket. */
+  bucketBytes: number;
+}
+
+/** A c10d process group (TCPStore + Gloo). Collectives must be called in the same order on every rank. */
+export interface NativeDistributed {
+  readonly rank: number;
+  readonly worldSize: number;
+  /** Sum over the ranks (float64); ERR_DISTRIBUTED when a peer is gone or the timeout passes. */
+  allReduceSum(values: NativeTensor<Float64Array>): Promise<NativeTensor<Float64Array>>;
+  barrier(): Promise<void>;
+  /** Drops this handle's reference; models attached to it keep theirs. */
+  close(): void;
+}
+
 export interface NativeBinding {
   createModel(config: NativeModelConfig): Promise<NativeModel>;
+  /** Rendezvous of `worldSize` ranks; ERR_DISTRIBUTED when they do not all join within the timeout. */
+  createDistributed(options: NativeDistributedOptions): Promise<NativeDistributed>;
+  /** False when the addon was built without c10d (no Gloo headers). */
+  distributedAvailable: boolean;
   backend(): NativeBackend;
   setNumThreads(n: number): void;
   manualSeed(seed: number): void;

@@ -57,25 +57,32 @@ export function explainLoadFailure(err: unknown, root: string): LiversegError {
       `or point Torch_DIR at a LibTorch and rebuild the addon against it: ` +
       `'Torch_DIR=/path/to/libtorch/share/cmake/Torch ${rebuild}'.${npm11}`;
   } else if (/No native build was found|Cannot find module/.test(raw)) {
-    const tried = [
-      path.join(root, 'prebuilds', `${process.platform}-${process.arch}`),
-      path.join(root, 'build', 'Release'),
-    ];
+    const tried = [path.join(root, 'prebuilds', `${process.platform}-${process.arch}`), path.join(root, 'build', 'Release')];
     message =
       `liverseg could not load its native addon: no compiled addon matches ${process.platform}-${process.arch} ` +
       `(Node-API; looked in ${tried.join(' and ')}). Build it from source with '${rebuild}' ` +
       `(needs CMake, a C++17 compiler and LibTorch: on Debian/Ubuntu 'apt-get install cmake g++ libtorch-dev', ` +
       `or set Torch_DIR to a LibTorch's share/cmake/Torch folder).${npm11}`;
   } else {
-    message =
-      `liverseg could not load its native addon ${addon ?? '(in ' + root + ')'}: ${raw.split('\n')[0]}. ` +
-      `Rebuild it with '${rebuild}'.${npm11}`;
+    message = `liverseg could not load its native addon ${addon ?? '(in ' + root + ')'}: ${raw.split('\n')[0]}. ` + `Rebuild it with '${rebuild}'.${npm11}`;
   }
   return new LiversegError('ERR_NATIVE_LOAD', message, { cause: err });
 }
 
+/** LIVERSEG_NATIVE=off (or 0, false, no) makes the addon count as unavailable, as on a machine without LibTorch. */
+export function nativeSwitchedOff(): boolean {
+  return /^(off|0|false|no)$/i.test(process.env.LIVERSEG_NATIVE ?? '');
+}
+
 /** Loads the addon once per process; later calls (and other jest test files) share it. */
 export function loadBinding(): NativeBinding {
+  if (nativeSwitchedOff()) {
+    throw new LiversegError(
+      'ERR_NATIVE_LOAD',
+      `liverseg's native addon is switched off (LIVERSEG_NATIVE=${process.env.LIVERSEG_NATIVE}): LibTorch is not loaded. ` +
+        `Inference runs on onnxruntime-node instead (engine 'auto' or 'onnxruntime'); training needs the addon: unset LIVERSEG_NATIVE.`,
+    );
+  }
   if (cached) return cached;
   const root = packageRoot();
   try {
@@ -91,4 +98,32 @@ export function loadBinding(): NativeBinding {
 /** What the native backend offers: LibTorch version, CUDA, threads. */
 export function backend(): NativeBackend {
   return loadBinding().backend();
+}
+
+let availability: { ok: boolean; error?: LiversegError } | undefined;
+
+/** Whether the addon loads here (false under LIVERSEG_NATIVE=off); never throws. The answer is kept for the process. */
+export function nativeAvailable(): boolean {
+  if (nativeSwitchedOff()) return false;
+  if (!availability) {
+    try {
+      loadBinding();
+      availability = { ok: true };
+    } catch (e) {
+      availability = { ok: false, error: e instanceof LiversegError ? e : new LiversegError('ERR_NATIVE_LOAD', String(e), { cause: e }) };
+    }
+  }
+  return availability.ok;
+}
+
+/** Why the addon does not load (the ERR_NATIVE_LOAD error), or undefined when it does. */
+export function nativeLoadError(): LiversegError | undefined {
+  if (nativeSwitchedOff()) {
+    try {
+      loadBinding();
+    } catch (e) {
+      return e as LiversegError;
+    }
+  }
+  return nativeAvailable() ? undefined : availability!.error;
 }

@@ -6,6 +6,7 @@
 import * as os from 'os';
 import { invalidArg, describeValue, LiversegError } from '../errors';
 import type { NativeModel, NativeNamedTensor, NativePredictOptions } from '../native/binding';
+import type { DistributedContext } from '../native/distributed';
 import { createNativeModel } from '../native/model';
 import { adopt, NativeArray } from '../native/dtypes';
 import { assertBatch, fromNativeBatch, native, reverse3, TensorBatch, toNativeBatch } from '../native/tensors';
@@ -137,6 +138,14 @@ export class ResUNet {
   /** The learning rate the next training step uses. */
   get learningRate(): number {
     return this.lr;
+  }
+
+  /**
+   * Data-parallel training: takes rank 0's weights, then averages every training step's gradients
+   * over the ranks of `context` (each rank passes its own part of the global batch).
+   */
+  attachDistributed(context: DistributedContext): Promise<void> {
+    return this.enqueue((m) => m.attachDistributed(context.native));
   }
 
   /** Sets the learning rate for the training steps queued after this call. */
