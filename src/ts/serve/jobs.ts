@@ -5,8 +5,8 @@ import type { UploadKind } from './sniff';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
 
-/** The result files a job can have, in the order the API lists them. */
-export const RESULT_FILES = ['mask.nii.gz', 'seg.dcm', 'preview.png', 'stats.json'] as const;
+/** The result files a job can have, in the order the API lists them (ct.nii.gz: a DICOM input as NIfTI, for viewers). */
+export const RESULT_FILES = ['mask.nii.gz', 'seg.dcm', 'preview.png', 'stats.json', 'ct.nii.gz'] as const;
 export type ResultFile = (typeof RESULT_FILES)[number];
 
 /** Per-job options a client may set (validated by the POST route's schema). */
@@ -39,10 +39,12 @@ export interface JobOutcome {
   liverFound: boolean;
   /** segment()'s per-stage milliseconds plus the job's own (fetch, write). */
   timings: StageTimings & { fetch: number; write: number; job: number };
-  /** Liver statistics, where this build computes them. */
+  /** Liver statistics (`liverStats`: volume in ml, HU inside the liver, box, centroid, whether the scan cuts it off). */
   stats: Record<string, unknown> | null;
   /** The result files written. */
   results: ResultFile[];
+  /** Why a file this kind of input would have was not made (a DICOM series a SEG cannot refer to). */
+  unavailable?: Partial<Record<ResultFile, string>>;
   /** The voxel grid of the input. */
   shape: number[];
   spacing: number[];
@@ -82,6 +84,8 @@ export interface JobView {
   timings?: Record<string, number>;
   input: JobData['input'];
   attempts: number;
+  /** The worker running it, or the one that finished it. */
+  worker?: string;
   liverFound?: boolean;
   stats?: Record<string, unknown> | null;
   error?: JobError;
@@ -111,6 +115,8 @@ export function jobView(r: JobRecord, base = '/v1/jobs'): JobView {
   if (r.finishedAt !== undefined) v.finishedAt = iso(r.finishedAt);
   if (r.expiresAt !== undefined) v.expiresAt = iso(r.expiresAt);
   if (Object.keys(timings).length) v.timings = timings;
+  const worker = r.outcome?.worker ?? r.progress?.worker;
+  if (worker) v.worker = worker;
   if (r.outcome) {
     v.liverFound = r.outcome.liverFound;
     v.stats = r.outcome.stats;
@@ -137,6 +143,7 @@ export const JOB_VIEW_SCHEMA = {
     timings: { type: 'object', additionalProperties: { type: 'number' } },
     input: { type: 'object', properties: { kind: { type: 'string' }, files: { type: 'integer' }, bytes: { type: 'integer' } } },
     attempts: { type: 'integer' },
+    worker: { type: 'string' },
     liverFound: { type: 'boolean' },
     stats: { type: ['object', 'null'], additionalProperties: true },
     error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },

@@ -96,7 +96,19 @@ export const DEFAULTS = {
   maxRedisBlobBytes: 256 * 1024 ** 2,
 } as const;
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2, mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
 
 /** Bytes from "2GB", "512MiB", "100k" or "123" (binary units: 1 GB = 1024^3 bytes, as upload limits usually mean). */
 export function parseSize(text: string, name = 'size'): number {

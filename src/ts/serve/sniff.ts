@@ -50,7 +50,8 @@ export function sniffBytes(head: Uint8Array): SniffResult {
   }
   if (niftiMagicOk(head)) return { kind: 'nifti' };
   // Local file header, or the end-of-central-directory record of an empty archive.
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6))) return { kind: 'zip' };
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && ((head[2] === 3 && head[3] === 4) || (head[2] === 5 && head[3] === 6)))
+    return { kind: 'zip' };
   if (head.length >= 132 && head[128] === 0x44 && head[129] === 0x49 && head[130] === 0x43 && head[131] === 0x4d) return { kind: 'dicom' };
   return { kind: 'unknown', reason: 'neither NIfTI, gzip-wrapped NIfTI, zip nor DICOM' };
 }

@@ -193,7 +193,10 @@ export class RedisStore implements BlobStore {
     const key = this.key(jobId, name);
     const { size } = await fsp.stat(src);
     if (size > this.maxBytes) {
-      throw new LiversegError('ERR_INVALID_ARG', `${name} is ${size} bytes, more than the ${this.maxBytes} that may travel through Redis; give the API and workers a shared --store folder`);
+      throw new LiversegError(
+        'ERR_INVALID_ARG',
+        `${name} is ${size} bytes, more than the ${this.maxBytes} that may travel through Redis; give the API and workers a shared --store folder`,
+      );
     }
     const tmpKey = `${key}:${randomBytes(4).toString('hex')}.tmp`;
     const ttl = Math.max(1000, expiresAt - Date.now());
