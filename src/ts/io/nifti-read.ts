@@ -19,8 +19,10 @@ import { fileError, LiversegError } from '../errors';
 import type { Volume, VoxelArray } from '../volume';
 import { openRegularFile } from './regular-file';
 import { NIFTI2_HEADER_SIZE, ParsedNiftiHeader, parseNiftiHeader, sniffNifti } from './nifti-header';
+import type { LoadDicomSeriesOptions } from './dicom/series';
 
-export interface LoadVolumeOptions {
+/** Options for {@link loadVolume}: `maxVoxels` for NIfTI files, and the DICOM options for DICOM sources. */
+export interface LoadVolumeOptions extends LoadDicomSeriesOptions {
   /**
    * Refuse files with more voxels than this (ERR_NIFTI_TOO_LARGE), checked from the header before
    * anything large is allocated or inflated. Default 2**31.
@@ -254,7 +256,8 @@ function checkPlainSize(h: ParsedNiftiHeader, size: number, source: string): voi
 
 /**
  * Reads a NIfTI-1 or NIfTI-2 file (`.nii`, or gzipped `.nii.gz`; gzip is recognised by its magic
- * bytes, not the name) into a {@link Volume}.
+ * bytes, not the name) into a {@link Volume}. `loadVolume` (load-volume.ts) calls this for NIfTI
+ * paths and reads DICOM sources itself.
  *
  * - Data keeps the file's type (int16 stays `Int16Array`, and so on for uint8, int8, uint16,
  *   int32, uint32, float32, float64), in file order (i fastest), converted to the machine's byte
@@ -277,7 +280,7 @@ function checkPlainSize(h: ParsedNiftiHeader, size: number, source: string): voi
  * ERR_NIFTI_TRUNCATED (less data than the header describes) or ERR_NIFTI_TOO_LARGE (over
  * `maxVoxels`, or a gzip stream that inflates far past the described size).
  */
-export async function loadVolume(path: string, options: LoadVolumeOptions = {}): Promise<Volume> {
+export async function loadNiftiFile(path: string, options: LoadVolumeOptions = {}): Promise<Volume> {
   if (typeof path !== 'string' || path.length === 0) {
     throw new LiversegError('ERR_INVALID_ARG', `Invalid argument 'path': expected a non-empty string`);
   }
@@ -328,3 +331,8 @@ async function readFully(fh: fsp.FileHandle, into: Uint8Array, position: number)
   }
   return off;
 }
+
+// loadVolume reads NIfTI files and DICOM sources; it lives in load-volume.ts and is re-exported
+// here, where callers have always imported it from.
+export { loadVolume } from './load-volume';
+export type { VolumeSource } from './load-volume';
