@@ -55,7 +55,9 @@ export async function main(argv: string[]): Promise<number> {
     const p = await readPipeline(path);
     const coarse = await readModelBundle(p.coarsePath);
     const fine = await readModelBundle(p.finePath);
-    process.stdout.write(JSON.stringify({ kind: 'pipeline', margin: p.margin, coarse: { path: p.coarsePath, ...coarse }, fine: { path: p.finePath, ...fine } }, null, 2) + '\n');
+    process.stdout.write(
+      JSON.stringify({ kind: 'pipeline', margin: p.margin, coarse: { path: p.coarsePath, ...coarse }, fine: { path: p.finePath, ...fine } }, null, 2) + '\n',
+    );
     return 0;
   }
   const b = await readModelBundle(path);

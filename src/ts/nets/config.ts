@@ -83,7 +83,19 @@ export const DEFAULT_ARCHITECTURE: ResolvedArchitecture = {
   dropout: 0,
 };
 
-const MODEL_KEYS = ['inChannels', 'outChannels', 'channels', 'block', 'dropout', 'device', 'precision', 'seed', 'channelsLast', 'includeBackground', 'optimizer'];
+const MODEL_KEYS = [
+  'inChannels',
+  'outChannels',
+  'channels',
+  'block',
+  'dropout',
+  'device',
+  'precision',
+  'seed',
+  'channelsLast',
+  'includeBackground',
+  'optimizer',
+];
 const OPTIMIZER_KEYS = ['name', 'lr', 'betas', 'eps', 'weightDecay', 'gradAveraging', 'amsgrad'];
 
 function configError(field: string, problem: string): LiversegError {
