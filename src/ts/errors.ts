@@ -26,6 +26,15 @@ export const ERROR_CODES = [
   'ERR_NIFTI_DATATYPE',
   'ERR_NIFTI_DIMS',
   'ERR_NIFTI_TOO_LARGE',
+  'ERR_DICOM_PARSE',
+  'ERR_DICOM_NO_SERIES',
+  'ERR_DICOM_TRANSFER_SYNTAX',
+  'ERR_DICOM_PIXEL_DATA',
+  'ERR_DICOM_GEOMETRY',
+  'ERR_DICOM_TOO_LARGE',
+  'ERR_DICOM_ZIP',
+  'ERR_DICOM_REFERENCE',
+  'ERR_DICOM_SEG',
   // data
   'ERR_DATASET',
   'ERR_EMPTY_FOREGROUND',
@@ -36,6 +45,10 @@ export const ERROR_CODES = [
   'ERR_SAFETENSORS',
   // service (liverseg-serve, liverseg-worker)
   'ERR_JOB_TIMEOUT',
+  // the onnxruntime engine (onnxruntime-node missing, or a session that failed)
+  'ERR_ONNXRUNTIME',
+  // data-parallel training (a dead peer, an unreachable master, a collective that timed out)
+  'ERR_DISTRIBUTED',
 ] as const;
 
 export type LiversegErrorCode = (typeof ERROR_CODES)[number];

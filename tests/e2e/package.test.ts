@@ -15,7 +15,7 @@ import * as path from 'path';
 
 const root = path.resolve(__dirname, '..', '..');
 const platformDir = `prebuilds/${process.platform}-${process.arch}/`;
-const expectedBins = ['liverseg-train', 'liverseg-segment', 'liverseg-prepare', 'liverseg-phantoms', 'liverseg-info', 'liverseg-build'];
+const expectedBins = ['liverseg-train', 'liverseg-segment', 'liverseg-prepare', 'liverseg-phantoms', 'liverseg-info', 'liverseg-export', 'liverseg-build'];
 
 interface PackFile {
   path: string;
@@ -42,8 +42,8 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(cmd: string, args: string[], cwd: string, what: string): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { cwd, env: childEnv(), encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
+function run(cmd: string, args: string[], cwd: string, what: string, env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, { cwd, env: { ...childEnv(), ...env }, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000 });
   if (r.error) throw new Error(`${what}: ${r.error.message}`);
   if (r.status !== 0) {
     throw new Error(`${what} failed (${cmd} ${args.join(' ')}, exit ${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
@@ -93,6 +93,10 @@ const ls = require('liverseg');
     maskType: mask.data.constructor.name,
     maskLength: mask.data.length,
   };
+  // The LibTorch engine's mask, for the run without the addon to compare with.
+  const torchMask = await ls.segment(phantom.image, { model: modelPath, engine: 'libtorch' });
+  fs.writeFileSync(path.join(process.cwd(), 'model', 'libtorch-mask.bin'), torchMask.data);
+  out.engines = { auto: (await ls.loadPipeline(modelPath)).engine, onnxruntime: ls.onnxruntimeAvailability().available };
   console.log(JSON.stringify(out));
 })().catch((e) => {
   console.error(e && e.stack ? e.stack : e);
@@ -112,6 +116,40 @@ console.log(JSON.stringify({
   torch: backend().torchVersion,
   forwardShape: y.shape,
 }));
+`;
+
+/** The addon switched off (LIVERSEG_NATIVE=off): segment() of the same phantom through onnxruntime-node, against the LibTorch engine's mask. */
+const noAddonScript = `
+const fs = require('fs');
+const path = require('path');
+const ls = require('liverseg');
+(async () => {
+  const modelPath = path.join(process.cwd(), 'model', 'single.json');
+  const phantom = ls.makePhantom({ shape: [48, 48, 32], seed: 1 });
+  const mask = await ls.segment(phantom.image, { model: modelPath });
+  const ref = fs.readFileSync(path.join(process.cwd(), 'model', 'libtorch-mask.bin'));
+  let same = 0;
+  for (let i = 0; i < ref.length; i++) same += ref[i] === mask.data[i] ? 1 : 0;
+  let backendError = null;
+  try {
+    ls.backend();
+  } catch (e) {
+    backendError = e.code;
+  }
+  let trainError = null;
+  await ls.ResUNet.create({ channels: [4, 8] }).catch((e) => (trainError = e.code + ': ' + e.message));
+  console.log(JSON.stringify({
+    engine: (await ls.loadPipeline(modelPath)).engine,
+    agreement: same / ref.length,
+    liver: mask.data.reduce((n, v) => n + v, 0),
+    addons: Object.keys(require.cache).filter((k) => k.endsWith('.node')),
+    backendError,
+    trainError,
+  }));
+})().catch((e) => {
+  console.error(e && e.stack ? e.stack : e);
+  process.exit(1);
+});
 `;
 
 /** A dlopen failure on a LibTorch library: an addon that needs libtorch_fake.so.9.99, which does not exist. */
@@ -176,11 +214,15 @@ describe('the packed tarball, installed into a fresh project', () => {
     const tgz = path.join(work, pack.filename);
     // From the registry (or the npm cache where it already holds the pinned versions): a new
     // machine's cache is empty, and `npm ci` in the checkout never stores registry metadata.
+    // onnxruntime-node's install step would download CUDA libraries from NuGet, which this machine
+    // cannot reach; npm then drops the optional package. Its CPU libraries are in its tarball, and
+    // ONNXRUNTIME_NODE_INSTALL=skip (the README's advice for such machines) skips the download.
     const inst = run(
       'npm',
       ['install', '--prefer-offline', '--no-audit', '--no-fund', '--foreground-scripts', '--loglevel', 'error', tgz],
       app,
       'npm install of the tarball',
+      { ONNXRUNTIME_NODE_INSTALL: 'skip' },
     );
     installLog = inst.stdout + inst.stderr;
     installed = path.join(app, 'node_modules', 'liverseg');
@@ -232,10 +274,14 @@ describe('the packed tarball, installed into a fresh project', () => {
       addons: string[];
       forward: { shape: number[]; length: number; finite: boolean };
       segment: { inputShape: number[]; maskShape: number[]; maskType: string; maskLength: number };
+      engines: { auto: string; onnxruntime: boolean };
     }>(app, 'check.cjs', 'require("liverseg") in the installed project');
     expect(fs.realpathSync(out.resolved)).toBe(fs.realpathSync(path.join(installed, 'lib', 'index.js')));
-    expect(out.addons).toHaveLength(1);
-    expect(path.relative(fs.realpathSync(installed), fs.realpathSync(out.addons[0]))).toMatch(new RegExp(`^${platformDir}liverseg\\..*napi\\.node$`));
+    // liverseg's prebuild, and onnxruntime-node's binding (the engine 'auto' picks on the CPU)
+    const ours = out.addons.filter((a) => !a.includes(`${path.sep}onnxruntime-node${path.sep}`));
+    expect(ours).toHaveLength(1);
+    expect(path.relative(fs.realpathSync(installed), fs.realpathSync(ours[0]))).toMatch(new RegExp(`^${platformDir}liverseg\\..*napi\\.node$`));
+    expect(out.engines).toEqual({ auto: 'onnxruntime', onnxruntime: true });
     expect(out.backend.torchVersion).toMatch(/^\d+\.\d+/);
     expect(out.forward).toEqual({ shape: [1, 1, 16, 16, 16], length: 16 ** 3, finite: true });
     expect(out.segment.maskShape).toEqual(out.segment.inputShape);
@@ -243,6 +289,39 @@ describe('the packed tarball, installed into a fresh project', () => {
     expect(out.segment.maskType).toBe('Uint8Array');
     expect(out.segment.maskLength).toBe(48 * 48 * 32);
     expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+  });
+
+  it('installs onnxruntime-node (optional) with its CPU library, its CUDA download skipped', () => {
+    const ort = path.join(app, 'node_modules', 'onnxruntime-node');
+    expect(fs.existsSync(path.join(ort, 'package.json'))).toBe(true);
+    const bin = path.join(ort, 'bin', 'napi-v6', process.platform, process.arch);
+    expect(fs.readdirSync(bin).sort()).toEqual(expect.arrayContaining(['onnxruntime_binding.node']));
+    // its install script would fetch CUDA libraries from NuGet: skipped, and not needed on the CPU
+    expect(fs.existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so'))).toBe(false);
+  });
+
+  it('segments a phantom with the addon switched off (LIVERSEG_NATIVE=off) through onnxruntime-node, as LibTorch does', () => {
+    fs.writeFileSync(path.join(app, 'check-off.cjs'), noAddonScript);
+    const r = spawnSync(process.execPath, ['check-off.cjs'], { cwd: app, env: { ...childEnv(), LIVERSEG_NATIVE: 'off' }, encoding: 'utf8', timeout: 120_000 });
+    expect({ status: r.status, stderr: r.stderr }).toEqual({
+      status: 0,
+      stderr: expect.stringMatching(
+        /^liverseg: the native addon is unavailable \(LIVERSEG_NATIVE=off\); running inference on onnxruntime-node [\d.]+ \(CPU\)\n$/,
+      ),
+    });
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      engine: string;
+      agreement: number;
+      liver: number;
+      addons: string[];
+      backendError: string;
+      trainError: string;
+    };
+    expect(out.engine).toBe('onnxruntime');
+    expect(out.agreement).toBeGreaterThanOrEqual(0.999);
+    expect(out.addons.filter((a) => a.includes(`${path.sep}node_modules${path.sep}liverseg${path.sep}`))).toEqual([]); // the addon (and LibTorch) never loaded
+    expect(out.backendError).toBe('ERR_NATIVE_LOAD');
+    expect(out.trainError).toMatch(/^ERR_NATIVE_LOAD: .*training needs the addon/);
   });
 
   it('import()s from an ES module', () => {
@@ -279,10 +358,7 @@ describe('the packed tarball, installed into a fresh project', () => {
     const stubDir = path.join(work, 'stub');
     fs.mkdirSync(stubDir);
     fs.writeFileSync(path.join(stubDir, 'stub.c'), 'int liverseg_fake_torch(void) { return 1; }\n');
-    fs.writeFileSync(
-      path.join(stubDir, 'addon.c'),
-      'int liverseg_fake_torch(void);\nint liverseg_fake_addon(void) { return liverseg_fake_torch(); }\n',
-    );
+    fs.writeFileSync(path.join(stubDir, 'addon.c'), 'int liverseg_fake_torch(void);\nint liverseg_fake_addon(void) { return liverseg_fake_torch(); }\n');
     run('cc', ['-shared', '-fPIC', '-Wl,-soname,libtorch_fake.so.9.99', '-o', 'libtorch_fake.so.9.99', 'stub.c'], stubDir, 'building the stub library');
     run(
       'cc',
@@ -292,17 +368,13 @@ describe('the packed tarball, installed into a fresh project', () => {
     );
     fs.rmSync(path.join(stubDir, 'libtorch_fake.so.9.99'));
     fs.writeFileSync(path.join(app, 'broken', 'check.cjs'), brokenScript);
-    const out = nodeJson<{ loaded: boolean; code: string; message: string }>(
-      path.join(app, 'broken'),
-      'check.cjs',
-      'loading an addon with a missing library',
-    );
+    const out = nodeJson<{ loaded: boolean; code: string; message: string }>(path.join(app, 'broken'), 'check.cjs', 'loading an addon with a missing library');
     expect(out.loaded).toBe(false);
     expect(out.code).toBe('ERR_NATIVE_LOAD');
     expect(out.message).toContain('libtorch_fake.so.9.99');
     expect(out.message).toContain('part of LibTorch');
     expect(out.message).toContain('built against LibTorch 9.99');
-    expect(out.message).toContain("apt-get install libtorch-dev");
+    expect(out.message).toContain('apt-get install libtorch-dev');
     expect(out.message).toContain('Torch_DIR=');
     expect(out.message).toContain('npm rebuild liverseg');
     expect(out.message).toContain('npx liverseg-build');

@@ -10,7 +10,15 @@ import { readRegularFile } from '../io/regular-file';
 import * as nodePath from 'path';
 import { fileError } from '../errors';
 import * as os from 'os';
-import { DEFAULT_INTENSITY, estimateForwardBytes, formatBytes, IntensityWindowConfig, parameterCount, ResolvedArchitecture, resolveArchitecture } from '../nets/config';
+import {
+  DEFAULT_INTENSITY,
+  estimateForwardBytes,
+  formatBytes,
+  IntensityWindowConfig,
+  parameterCount,
+  ResolvedArchitecture,
+  resolveArchitecture,
+} from '../nets/config';
 import type { Vec3 } from '../volume';
 
 export { DEFAULT_INTENSITY };
@@ -32,6 +40,11 @@ export interface ModelBundle {
   /** Weights file, a plain file name in the bundle's folder. */
   weights: string;
   weightsSha256: string;
+  /** The network exported to ONNX (liverseg-export --attach), a file name in the bundle's folder. */
+  onnx?: string;
+  onnxSha256?: string;
+  /** The `weightsSha256` the ONNX file was exported from: another value means it is outdated. */
+  onnxWeightsSha256?: string;
   stage: Stage;
   intensity: IntensityWindowConfig;
   /** coarse: the size whole volumes are resized to; single/fine: the sliding-window size. [ni, nj, nk] */
@@ -47,7 +60,20 @@ export interface ModelBundle {
 }
 
 /** What a caller says about a model when saving it; the rest of {@link ModelBundle} is filled in. */
-export type ModelBundleMeta = Omit<ModelBundle, 'format' | 'formatVersion' | 'architecture' | 'config' | 'weights' | 'weightsSha256' | 'createdAt' | 'liversegVersion'>;
+export type ModelBundleMeta = Omit<
+  ModelBundle,
+  | 'format'
+  | 'formatVersion'
+  | 'architecture'
+  | 'config'
+  | 'weights'
+  | 'weightsSha256'
+  | 'onnx'
+  | 'onnxSha256'
+  | 'onnxWeightsSha256'
+  | 'createdAt'
+  | 'liversegVersion'
+>;
 
 export interface PipelineBundle {
   format: typeof PIPELINE_FORMAT;
@@ -91,7 +117,8 @@ function isVec3(v: unknown): v is Vec3 {
 export function validateModelBundle(b: Record<string, unknown>, jsonPath: string): ModelBundle {
   const bad = (problem: string) => fileError('ERR_BUNDLE', jsonPath, problem);
   if (b.format !== MODEL_FORMAT) throw bad(`not a liverseg model bundle (format is ${JSON.stringify(b.format)}, expected "${MODEL_FORMAT}")`);
-  if (typeof b.formatVersion !== 'number' || b.formatVersion > FORMAT_VERSION) throw bad(`format version ${String(b.formatVersion)} is newer than this liverseg reads (${FORMAT_VERSION})`);
+  if (typeof b.formatVersion !== 'number' || b.formatVersion > FORMAT_VERSION)
+    throw bad(`format version ${String(b.formatVersion)} is newer than this liverseg reads (${FORMAT_VERSION})`);
   if (b.architecture !== 'ResUNet3D') throw bad(`unknown architecture ${JSON.stringify(b.architecture)}`);
   let config: ResolvedArchitecture;
   try {
@@ -101,6 +128,11 @@ export function validateModelBundle(b: Record<string, unknown>, jsonPath: string
   }
   if (typeof b.weights !== 'string' || b.weights.length === 0) throw bad('has no weights file name');
   fileInside(jsonPath, b.weights, 'weights');
+  if (b.onnx !== undefined) {
+    if (typeof b.onnx !== 'string' || b.onnx.length === 0) throw bad('onnx must be a file name');
+    fileInside(jsonPath, b.onnx, 'onnx');
+    if (typeof b.onnxSha256 !== 'string' || typeof b.onnxWeightsSha256 !== 'string') throw bad('onnx needs onnxSha256 and onnxWeightsSha256 (hex strings)');
+  }
   if (!STAGES.includes(b.stage as Stage)) throw bad(`unknown stage ${JSON.stringify(b.stage)}`);
   if (!isVec3(b.inputSize)) throw bad('inputSize must be 3 positive integers');
   const w = b.intensity as Partial<IntensityWindowConfig> | undefined;

@@ -4,27 +4,42 @@
  */
 import * as nodePath from 'path';
 import { describeValue, invalidArg, LiversegError } from '../errors';
-import { ResUNet } from '../nets/resunet';
+import type { EngineName, EngineOption } from '../nets/backends/types';
 import { bundleKind } from '../bundle/format';
 import { readPipeline } from '../bundle/pipeline-file';
-import { LoadedModel, loadModel } from '../bundle/load-model';
+import { FineMode, loadEngineModel, PipelineModel, resolveEngine } from './engine';
 
 /** A two-stage (coarse + fine) or one-stage pipeline, ready to run. */
 export interface LoadedPipeline {
   kind: 'two-stage' | 'single';
-  coarse?: LoadedModel;
+  coarse?: PipelineModel;
   /** The model that segments at full resolution (fine stage, or the one-stage model). */
-  fine: LoadedModel;
+  fine: PipelineModel;
   /** ROI margin in full-resolution voxels (two-stage). */
   margin: number;
   source: string;
+  /** The engine its models run on (set by loadPipeline). */
+  engine?: EngineName;
+  /** segment()'s fineMode and maxVoxelsPerPass for this pipeline when a call gives none. */
+  fineMode?: FineMode;
+  maxVoxelsPerPass?: number;
+}
+
+export interface LoadPipelineOptions {
+  /** 'auto', 'cpu', 'cuda' or 'cuda:N'. Default: LIVERSEG_DEVICE, else 'auto'. */
+  device?: string;
+  /** 'auto' (default: LIVERSEG_ENGINE, else 'auto'), 'libtorch' or 'onnxruntime'; see resolveEngine. */
+  engine?: EngineOption;
 }
 
 const cache = new Map<string, Promise<LoadedPipeline>>();
 
 function assertLoadedModel(m: unknown, name: string): void {
-  const lm = m as Partial<LoadedModel> | null;
-  if (lm === null || typeof lm !== 'object' || !(lm.net instanceof ResUNet) || lm.bundle === null || typeof lm.bundle !== 'object') {
+  const lm = m as Partial<PipelineModel> | null;
+  // Any engine's network: a ResUNet, an OnnxResUNet, or another object with predictVolume and a device.
+  const net = lm?.net as Partial<PipelineModel['net']> | null | undefined;
+  const isNet = net !== null && typeof net === 'object' && typeof net.predictVolume === 'function' && typeof net.device === 'string';
+  if (lm === null || typeof lm !== 'object' || !isNet || lm.bundle === null || typeof lm.bundle !== 'object') {
     throw invalidArg(name, `expected a model loaded with loadModel() ({ net, bundle, path }), got ${describeValue(m)}`);
   }
 }
@@ -37,18 +52,27 @@ export function assertLoadedPipeline(p: unknown, name = 'pipeline'): asserts p i
   if (lp.kind !== 'two-stage' && lp.kind !== 'single') throw invalidArg(`${name}.kind`, `expected 'two-stage' or 'single', got ${describeValue(lp.kind)}`);
   assertLoadedModel(lp.fine, `${name}.fine`);
   if (lp.kind === 'two-stage') assertLoadedModel(lp.coarse, `${name}.coarse`);
-  if (!Number.isInteger(lp.margin) || (lp.margin as number) < 0) throw invalidArg(`${name}.margin`, `expected an integer >= 0 (voxels), got ${describeValue(lp.margin)}`);
+  if (!Number.isInteger(lp.margin) || (lp.margin as number) < 0)
+    throw invalidArg(`${name}.margin`, `expected an integer >= 0 (voxels), got ${describeValue(lp.margin)}`);
 }
 
 /**
  * Loads a pipeline JSON (coarse + fine) or a single model bundle (`stage: 'single'` or `'fine'`)
- * from `path`; loads are cached per resolved path and device.
+ * from `path` onto an engine; loads are cached per resolved path, device and engine.
+ * @example
+ * const pipeline = await loadPipeline('models/pipeline.json', { engine: 'onnxruntime' });
  */
-export function loadPipeline(path: string, options: { device?: string } = {}): Promise<LoadedPipeline> {
-  const key = `${nodePath.resolve(path)}|${options.device ?? process.env.LIVERSEG_DEVICE ?? 'auto'}`;
+export function loadPipeline(path: string, options: LoadPipelineOptions = {}): Promise<LoadedPipeline> {
+  let engine: EngineName;
+  try {
+    engine = resolveEngine(options.engine, options.device).engine;
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  const key = `${nodePath.resolve(path)}|${options.device ?? process.env.LIVERSEG_DEVICE ?? 'auto'}|${engine}`;
   let p = cache.get(key);
   if (!p) {
-    p = load(path, options.device);
+    p = load(path, options.device, engine);
     cache.set(key, p);
     // A failed load is not cached: the next call tries again (the file may have been fixed).
     p.catch(() => cache.delete(key));
@@ -68,26 +92,39 @@ export async function clearPipelineCache(): Promise<void> {
   }
 }
 
-async function load(path: string, device?: string): Promise<LoadedPipeline> {
+async function load(path: string, device: string | undefined, engine: EngineName): Promise<LoadedPipeline> {
   const kind = await bundleKind(path);
   if (kind === 'model') {
-    const fine = await loadModel(path, { device });
+    const fine = await loadEngineModel(path, engine, device);
     if (fine.bundle.stage === 'coarse') {
-      throw new LiversegError('ERR_MODEL_MISMATCH', `${path}: a coarse model alone cannot segment at full resolution; give a pipeline JSON that pairs it with a fine model`, { path });
+      await fine.net.dispose();
+      throw new LiversegError(
+        'ERR_MODEL_MISMATCH',
+        `${path}: a coarse model alone cannot segment at full resolution; give a pipeline JSON that pairs it with a fine model`,
+        { path },
+      );
     }
-    return { kind: 'single', fine, margin: 0, source: path };
+    return { kind: 'single', fine, margin: 0, source: path, engine };
   }
   const p = await readPipeline(path);
-  const coarse = await loadModel(p.coarsePath, { device });
-  const fine = await loadModel(p.finePath, { device });
-  if (coarse.bundle.stage !== 'coarse') {
-    throw new LiversegError('ERR_MODEL_MISMATCH', `${path}: its coarse model ${p.coarsePath} is a '${coarse.bundle.stage}' model`, { path });
+  const coarse = await loadEngineModel(p.coarsePath, engine, device);
+  const fine = await loadEngineModel(p.finePath, engine, device).catch(async (e) => {
+    await coarse.net.dispose();
+    throw e;
+  });
+  let problem = '';
+  if (coarse.bundle.stage !== 'coarse') problem = `its coarse model ${p.coarsePath} is a '${coarse.bundle.stage}' model`;
+  else if (fine.bundle.stage !== 'fine' && fine.bundle.stage !== 'single') problem = `its fine model ${p.finePath} is a '${fine.bundle.stage}' model`;
+  else if (
+    coarse.bundle.config.inChannels !== 1 ||
+    fine.bundle.config.inChannels !== 1 ||
+    coarse.bundle.config.outChannels !== fine.bundle.config.outChannels
+  ) {
+    problem = 'coarse and fine models disagree on their input or output channels';
   }
-  if (fine.bundle.stage !== 'fine' && fine.bundle.stage !== 'single') {
-    throw new LiversegError('ERR_MODEL_MISMATCH', `${path}: its fine model ${p.finePath} is a '${fine.bundle.stage}' model`, { path });
+  if (problem) {
+    await Promise.all([coarse.net.dispose(), fine.net.dispose()]);
+    throw new LiversegError('ERR_MODEL_MISMATCH', `${path}: ${problem}`, { path });
   }
-  if (coarse.bundle.config.inChannels !== 1 || fine.bundle.config.inChannels !== 1 || coarse.bundle.config.outChannels !== fine.bundle.config.outChannels) {
-    throw new LiversegError('ERR_MODEL_MISMATCH', `${path}: coarse and fine models disagree on their input or output channels`, { path });
-  }
-  return { kind: 'two-stage', coarse, fine, margin: p.margin, source: path };
+  return { kind: 'two-stage', coarse, fine, margin: p.margin, source: path, engine };
 }
