@@ -2,7 +2,7 @@
 import * as nodePath from 'path';
 import { fileError } from '../errors';
 import { writeJsonAtomic } from '../io/atomic-write';
-import { fileInside, FORMAT_VERSION, PIPELINE_FORMAT, PipelineBundle, readJsonObject } from './format';
+import { FORMAT_VERSION, PIPELINE_FORMAT, PipelineBundle, readJsonObject } from './format';
 
 /** A pipeline with its bundles' absolute paths. */
 export interface ResolvedPipelineFile extends PipelineBundle {
@@ -16,7 +16,17 @@ export async function readPipeline(path: string): Promise<ResolvedPipelineFile> 
   if (p.format !== PIPELINE_FORMAT) throw bad(`not a liverseg pipeline (format is ${JSON.stringify(p.format)}, expected "${PIPELINE_FORMAT}")`);
   if (typeof p.coarse !== 'string' || typeof p.fine !== 'string') throw bad('must name a coarse and a fine bundle');
   if (typeof p.margin !== 'number' || !Number.isInteger(p.margin) || p.margin < 0) throw bad(`margin must be an integer >= 0, got ${JSON.stringify(p.margin)}`);
-  return { ...(p as unknown as PipelineBundle), coarsePath: fileInside(path, p.coarse, 'coarse'), finePath: fileInside(path, p.fine, 'fine') };
+  return { ...(p as unknown as PipelineBundle), coarsePath: bundlePath(path, p.coarse, 'coarse'), finePath: bundlePath(path, p.fine, 'fine') };
+}
+
+/**
+ * A pipeline pairs model bundles that may live in other folders (two training runs, say), so its
+ * paths may leave its folder; they must name a bundle JSON, which is then read and validated as
+ * one (and which keeps its own weights inside its own folder). Only the weights rule is strict.
+ */
+function bundlePath(pipelinePath: string, name: string, field: string): string {
+  if (!/\.json$/i.test(name)) throw fileError('ERR_BUNDLE', pipelinePath, `${field} ${JSON.stringify(name)} is not a model bundle (.json) file`);
+  return nodePath.resolve(nodePath.dirname(pipelinePath), name);
 }
 
 export async function writePipeline(path: string, coarseJson: string, fineJson: string, margin: number): Promise<PipelineBundle> {
