@@ -13,6 +13,7 @@
  *   --threads N        intra-op threads for every side (default: all logical CPUs)
  *   --rounds N         rounds of the three-way forward (default 2; quick 1)
  *   --repeats N        timed runs per process, overriding each case's default
+ *   --cases a,b        forward, segment, bf16 (default: all three)
  *   --no-peer          without Python
  *   --python PATH      the peer's interpreter (default /usr/bin/python3, env LIVERSEG_BENCH_PYTHON)
  *   --docs / --no-docs write docs/BENCHMARKS.md (default: yes for full runs)
@@ -53,6 +54,7 @@ function parse(argv) {
     const value = () => (inline !== undefined ? inline : argv[++i]);
     if (name === '--quick') o.quick = true;
     else if (name === '--threads') o.threads = Number(value());
+    else if (name === '--cases') o.cases = value().split(',');
     else if (name === '--rounds') o.rounds = Number(value());
     else if (name === '--repeats') o.repeats = Number(value());
     else if (name === '--no-peer') o.peer = false;

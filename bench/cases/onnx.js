@@ -75,6 +75,7 @@ async function onnxCases(suite, { o, quick, reps }) {
     records.push(rec);
   };
   const T = String(o.threads);
+  const want = (name) => !o.cases || o.cases.includes(name);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'liverseg-bench-onnx-'));
   try {
     const nets = await exportNetworks(dir);
@@ -82,7 +83,7 @@ async function onnxCases(suite, { o, quick, reps }) {
     const rounds = o.rounds || (quick ? 1 : 2);
 
     // 1. forward, three ways, rotated order
-    for (const size of quick ? [48] : [96, 128]) {
+    for (const size of !want('forward') ? [] : quick ? [48] : [96, 128]) {
       const byside = Object.fromEntries(sides.map((s) => [s, []]));
       for (let r = 0; r < rounds; r++) {
         const order = sides.map((_, i) => sides[(i + r) % sides.length]);
@@ -108,7 +109,7 @@ async function onnxCases(suite, { o, quick, reps }) {
       ['onnxruntime', 'whole', {}],
       ['onnxruntime', 'whole', { LIVERSEG_NATIVE: 'off' }],
     ];
-    for (const [engine, mode, env] of configs) {
+    for (const [engine, mode, env] of want('segment') ? configs : []) {
       const label = `${engine}${env.LIVERSEG_NATIVE ? ' (no addon)' : ''}, ${mode}`;
       log(`engine segment-${seg.slices}: ${label}`);
       const args = [
@@ -146,7 +147,7 @@ async function onnxCases(suite, { o, quick, reps }) {
     }
 
     // 3. CPU bf16: the peer's autocast (the same LibTorch 1.13 as the addon), time and masks against fp32
-    if (o.peerVersions && !quick) {
+    if (o.peerVersions && !quick && want('bf16')) {
       const times = {};
       for (const amp of ['off', 'bf16']) {
         log(`engine bf16: peer forward 128 --amp ${amp}`);
