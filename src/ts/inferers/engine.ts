@@ -133,8 +133,17 @@ export async function loadEngineModel(jsonPath: string, engine: EngineName, devi
   if (engine === 'libtorch') return loadModel(jsonPath, { device });
   const bundle = await readModelBundle(jsonPath);
   const onnx = await attachedOnnx(jsonPath, bundle);
-  const net = onnx ? await OnnxResUNet.fromOnnx(onnx, bundle.config) : await OnnxResUNet.fromWeights(bundle.config, await readBundleWeights(jsonPath, bundle));
-  return { net, bundle, path: nodePath.resolve(jsonPath) };
+  const weights = onnx ? undefined : await readBundleWeights(jsonPath, bundle);
+  try {
+    const net = onnx ? await OnnxResUNet.fromOnnx(onnx, bundle.config) : await OnnxResUNet.fromWeights(bundle.config, weights!);
+    return { net, bundle, path: nodePath.resolve(jsonPath) };
+  } catch (e) {
+    // As loadModel does for LibTorch: weights that do not fit the bundle's own architecture make a bad bundle.
+    if (e instanceof LiversegError && e.code === 'ERR_MODEL_MISMATCH') {
+      throw new LiversegError('ERR_BUNDLE', `${jsonPath}: weights do not fit the architecture in the bundle (${e.message})`, { path: jsonPath, cause: e });
+    }
+    throw e;
+  }
 }
 
 /** The memory one 'whole' fine pass may use on the CPU by default. */
