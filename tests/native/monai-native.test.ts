@@ -5,31 +5,16 @@
  * KeepLargestConnectedComponent's ties and values; and two native invariants: allocation failures
  * in our words, and a bounded window count.
  */
-import type { NativeBinding, NativeModel, NativeModelConfig, NativePredictOptions, NativeTestHooks } from '../../src/ts/native/binding';
+import type { NativeBinding, NativeModel, NativePredictOptions, NativeTestHooks } from '../../src/ts/native/binding';
 import { loadBinding } from '../../src/ts/native/loader';
+import { rawModelConfig } from '../helpers/native-config';
 import { largestComponent } from '../../src/ts/native/ops';
 import { LiversegError } from '../../src/ts/errors';
 import type { Vec3 } from '../../src/ts/volume';
 
 const b = loadBinding() as NativeBinding & NativeTestHooks;
 
-const optimizer = { name: 'novograd', lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0, gradAveraging: false, amsgrad: false } as const;
-function config(over: Partial<NativeModelConfig> = {}): NativeModelConfig {
-  return {
-    inChannels: 1,
-    outChannels: 1,
-    channels: [4, 8],
-    block: 'residual',
-    dropout: 0,
-    device: 'cpu',
-    precision: 'auto',
-    seed: 0,
-    channelsLast: false,
-    includeBackground: true,
-    optimizer: { ...optimizer },
-    ...over,
-  };
-}
+const config = rawModelConfig;
 const predict: NativePredictOptions = {
   sliding: false,
   overlap: 0.25,

@@ -2,6 +2,7 @@ import { LiversegError } from '../../src/ts/errors';
 import { ResUNet } from '../../src/ts/nets/resunet';
 import type { NativeBinding, NativeTestHooks } from '../../src/ts/native/binding';
 import { loadBinding } from '../../src/ts/native/loader';
+import { rawModelConfig, RAW_OPTIMIZER } from '../helpers/native-config';
 import type { TensorBatch as Batch } from '../../src/ts/native/tensors';
 import { randomFloats, sphereBatch } from '../helpers/shapes';
 import { testDevice } from '../helpers/device';
@@ -99,20 +100,9 @@ describe('bad input gets a LiversegError with a code, and the process survives',
       throw new Error('expected a throw');
     };
     const named = (field: string) => ({ code: 'ERR_INVALID_ARG', message: expect.stringContaining(`'${field}'`) });
-    const optimizer = { name: 'novograd', lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0, gradAveraging: false, amsgrad: false };
-    const config = {
-      inChannels: 1,
-      outChannels: 1,
-      channels: [4, 8],
-      block: 'residual',
-      dropout: 0,
-      device: 'cpu',
-      precision: 'auto',
-      seed: 0,
-      channelsLast: false,
-      includeBackground: true,
-      optimizer,
-    };
+    const optimizer = RAW_OPTIMIZER;
+    const config = rawModelConfig();
+
     const noSeed: Record<string, unknown> = { ...config };
     delete noSeed.seed;
     expect(thrown(() => b.createModel(noSeed as never))).toMatchObject(named('seed'));

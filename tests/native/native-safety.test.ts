@@ -9,25 +9,14 @@ import { Worker } from 'worker_threads';
 import type { NativeBinding, NativeModel, NativeModelConfig, NativePredictOptions, NativeTensor, NativeTestHooks } from '../../src/ts/native/binding';
 import type { NativeArray } from '../../src/ts/native/dtypes';
 import { loadBinding } from '../../src/ts/native/loader';
+import { rawModelConfig } from '../helpers/native-config';
 import { largestComponent, resizeNative } from '../../src/ts/native/ops';
 import { ERROR_CODES } from '../../src/ts/errors';
 import type { Vec3 } from '../../src/ts/volume';
 
 const b = loadBinding() as NativeBinding & NativeTestHooks;
 
-const config: NativeModelConfig = {
-  inChannels: 1,
-  outChannels: 1,
-  channels: [4, 8],
-  block: 'residual',
-  dropout: 0,
-  device: 'cpu',
-  precision: 'off',
-  seed: 3,
-  channelsLast: false,
-  includeBackground: true,
-  optimizer: { name: 'novograd', lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-8, weightDecay: 0, gradAveraging: false, amsgrad: false },
-};
+const config: NativeModelConfig = rawModelConfig({ precision: 'off', seed: 3 });
 const predict: NativePredictOptions = {
   sliding: true,
   roi: [8, 8, 8],
